@@ -1,0 +1,1 @@
+"""Users, roles, passwords, server-side sessions and CSRF protection."""

@@ -1,0 +1,1 @@
+"""Question banks: the file format, validation, immutable versions and their diffs."""

@@ -1,0 +1,144 @@
+"""Importing bank versions and reading them back. Services only flush."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.banks.diff import BankDiff, diff_documents
+from app.banks.format import (
+    BankDocument,
+    ThemeCatalog,
+    canonical_json,
+    parse_bank_file,
+    version_key,
+)
+from app.banks.models import Bank, BankVersion, QuestionVersion
+from app.referential.model import default_referential
+
+
+class BankVersionConflict(Exception):
+    """Other content under a version number already published."""
+
+
+class BankNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    status: Literal["created", "unchanged"]
+    version: BankVersion
+
+
+def default_catalog() -> ThemeCatalog:
+    """What banks may refer to, from the certification's referential."""
+    return ThemeCatalog.from_referential(default_referential())
+
+
+def parse_file(path: Path, *, max_bytes: int) -> BankDocument:
+    return parse_bank_file(path, catalog=default_catalog(), max_bytes=max_bytes)
+
+
+def import_document(
+    *, session: Session, document: BankDocument, source: str, now: datetime
+) -> ImportOutcome:
+    """Store ``document`` as an immutable version; identical content is a no-op."""
+    digest = document.content_sha256()
+    existing = session.scalar(
+        select(BankVersion).where(
+            BankVersion.bank_id == document.id, BankVersion.version == document.version
+        )
+    )
+    if existing is not None:
+        if existing.content_sha256 == digest:
+            return ImportOutcome("unchanged", existing)
+        raise BankVersionConflict(
+            f"{source}: la version {document.version} de la banque « {document.id} » est déjà "
+            "publiée avec un autre contenu : une version publiée ne change jamais, "
+            "incrémentez « version » (et ajoutez une entrée au journal des modifications)."
+        )
+    bank = session.get(Bank, document.id)
+    if bank is None:
+        bank = Bank(id=document.id, title=document.title, theme=document.theme, created_at=now)
+        session.add(bank)
+    elif version_key(document.version) > max(
+        (version_key(v) for v in _version_numbers(session, document.id)), default=(0,)
+    ):
+        bank.title, bank.theme = document.title, document.theme
+    content = document.model_dump(mode="json")
+    version = BankVersion(
+        bank_id=document.id,
+        version=document.version,
+        title=document.title,
+        content_sha256=digest,
+        content=content,
+        question_count=len(document.questions),
+        valid_from=document.valid_from,
+        valid_until=document.valid_until,
+        source=source[-500:],
+        imported_at=now,
+    )
+    session.add(version)
+    session.flush()
+    session.add_all(
+        QuestionVersion(
+            bank_version_id=version.id,
+            question_id=question["id"],
+            position=position,
+            type=question["type"],
+            topic=question["topic"],
+            difficulty=question["difficulty"],
+            content_sha256=hashlib.sha256(canonical_json(question).encode()).hexdigest(),
+            content=question,
+        )
+        for position, question in enumerate(content["questions"])
+    )
+    session.flush()
+    return ImportOutcome("created", version)
+
+
+def _version_numbers(session: Session, bank_id: str) -> list[str]:
+    return list(session.scalars(select(BankVersion.version).where(BankVersion.bank_id == bank_id)))
+
+
+def list_banks(*, session: Session) -> list[tuple[Bank, list[BankVersion]]]:
+    """Every bank with its versions, newest first."""
+    banks = session.scalars(
+        select(Bank).options(selectinload(Bank.versions)).order_by(Bank.id)
+    ).all()
+    return [
+        (bank, sorted(bank.versions, key=lambda v: version_key(v.version), reverse=True))
+        for bank in banks
+    ]
+
+
+def get_document(*, session: Session, bank_id: str, version: str) -> BankDocument:
+    """The stored content of one bank version."""
+    row = session.scalar(
+        select(BankVersion).where(BankVersion.bank_id == bank_id, BankVersion.version == version)
+    )
+    if row is None:
+        raise BankNotFound(f"la banque « {bank_id} » n'a pas de version {version}")
+    return BankDocument.model_validate(row.content)
+
+
+def diff_versions(*, session: Session, bank_id: str, old: str, new: str) -> BankDiff:
+    return diff_documents(
+        get_document(session=session, bank_id=bank_id, version=old),
+        get_document(session=session, bank_id=bank_id, version=new),
+    )
+
+
+def question_history(*, session: Session, bank_id: str, question_id: str) -> list[tuple[str, str]]:
+    """(version, content digest) of one question across the versions that contain it."""
+    rows = session.execute(
+        select(BankVersion.version, QuestionVersion.content_sha256)
+        .join(QuestionVersion.bank_version)
+        .where(BankVersion.bank_id == bank_id, QuestionVersion.question_id == question_id)
+    ).all()
+    return sorted(((v, d) for v, d in rows), key=lambda row: version_key(row[0]))

@@ -1,0 +1,322 @@
+"""The ``ccpq`` command line: database, banks, users, demo data, server."""
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy.orm import Session
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+cli = typer.Typer(
+    help="ccpq : questionnaires thématiques et dossier candidat.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Base de données.", no_args_is_help=True)
+banks_cli = typer.Typer(help="Banques de questions.", no_args_is_help=True)
+users_cli = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(banks_cli, name="banks")
+cli.add_typer(users_cli, name="users")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_PASSWORD = "demo"
+DEMO_ACCOUNTS = (
+    ("candidat", "candidat", "Camille Candidat"),
+    ("formateur", "formateur", "Fabien Formateur"),
+    ("jury", "jury", "Julie Jury"),
+    ("admin", "admin", "Alex Admin"),
+)
+
+
+class CliError(Exception):
+    """A refusal printed as is, exit status 1."""
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One command, one transaction: everything is written or nothing is."""
+    from app.db import get_sessionmaker
+
+    with get_sessionmaker().begin() as session:
+        yield session
+
+
+def _settings():
+    from app.config import get_settings
+
+    return get_settings()
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return config
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Révision cible.")] = "head") -> None:
+    """Applique les migrations (crée la base au besoin)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    out.print(f"Base de données à jour ({revision}).")
+
+
+def _bank_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CliError(f"{path}: fichier introuvable")
+    if not files:
+        raise CliError("aucun fichier de banque (.yaml) à traiter")
+    return files
+
+
+def _parse_all(files: list[Path]):
+    """Parse every file; print every problem of every file; CliError if any."""
+    from app.banks import service as banks_service
+    from app.banks.format import BankFileError
+
+    max_bytes = _settings().bank_max_bytes
+    documents, failed = [], 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Validation", total=len(files))
+        for path in files:
+            try:
+                documents.append((path, banks_service.parse_file(path, max_bytes=max_bytes)))
+            except BankFileError as error:
+                failed += 1
+                for issue in error.issues:
+                    err.print(str(issue), markup=False)
+            progress.advance(task)
+    if failed:
+        raise CliError(f"{failed} fichier(s) invalide(s) sur {len(files)} : rien n'a été importé")
+    return documents
+
+
+@banks_cli.command("validate")
+def banks_validate(
+    paths: Annotated[list[Path], typer.Argument(help="Fichiers ou dossiers de banques.")],
+) -> None:
+    """Valide des fichiers de banques et liste toutes leurs erreurs (fichier:ligne)."""
+    from app.banks import service as banks_service
+    from app.banks.format import BankFileError
+
+    files = _bank_files(paths)
+    max_bytes = _settings().bank_max_bytes
+    failed = 0
+    for path in files:
+        try:
+            document = banks_service.parse_file(path, max_bytes=max_bytes)
+        except BankFileError as error:
+            failed += 1
+            for issue in error.issues:
+                err.print(str(issue), markup=False)
+            continue
+        out.print(
+            f"{path}: banque « {document.id} » version {document.version}, "
+            f"{len(document.questions)} questions : valide",
+            markup=False,
+        )
+    if failed:
+        raise CliError(f"{failed} fichier(s) invalide(s) sur {len(files)}")
+
+
+@banks_cli.command("import")
+def banks_import(
+    paths: Annotated[list[Path], typer.Argument(help="Fichiers ou dossiers de banques.")],
+) -> None:
+    """Importe des banques : chaque fichier devient une version immuable."""
+    from app.banks import service as banks_service
+    from app.db import utcnow
+
+    documents = _parse_all(_bank_files(paths))
+    with transaction() as session:
+        outcomes = [
+            (path, banks_service.import_document(
+                session=session, document=document, source=str(path), now=utcnow()
+            ))
+            for path, document in documents
+        ]
+    for path, outcome in outcomes:
+        what = "importée" if outcome.status == "created" else "déjà importée, inchangée"
+        out.print(
+            f"{path}: {outcome.version.bank_id} {outcome.version.version} "
+            f"({outcome.version.question_count} questions) : {what}",
+            markup=False,
+        )
+
+
+@banks_cli.command("list")
+def banks_list() -> None:
+    """Liste les banques importées et leurs versions."""
+    from app.banks import service as banks_service
+
+    with transaction() as session:
+        banks = banks_service.list_banks(session=session)
+        if not banks:
+            out.print("Aucune banque importée.")
+        for bank, versions in banks:
+            out.print(f"{bank.id} – {bank.title} (thème {bank.theme})", markup=False)
+            for version in versions:
+                out.print(
+                    f"  {version.version}  {version.question_count} questions  "
+                    f"sha256 {version.content_sha256[:12]}  importée le "
+                    f"{version.imported_at:%d/%m/%Y %H:%M}",
+                    markup=False,
+                )
+
+
+@banks_cli.command("diff")
+def banks_diff(
+    bank: Annotated[str, typer.Argument(help="Identifiant de la banque.")],
+    old: Annotated[str, typer.Argument(help="Version de départ.")],
+    new: Annotated[str, typer.Argument(help="Version d'arrivée.")],
+) -> None:
+    """Questions ajoutées, supprimées et modifiées entre deux versions."""
+    from app.banks import service as banks_service
+    from app.banks.diff import format_diff
+
+    with transaction() as session:
+        diff = banks_service.diff_versions(session=session, bank_id=bank, old=old, new=new)
+    for line in format_diff(diff):
+        out.print(line, markup=False)
+
+
+@users_cli.command("create")
+def users_create(
+    login: Annotated[str, typer.Option("--login", help="Identifiant de connexion.")],
+    role: Annotated[str, typer.Option("--role", help="candidat, formateur, jury ou admin.")],
+    name: Annotated[str | None, typer.Option("--name", help="Nom affiché.")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
+    ] = False,
+) -> None:
+    """Crée un compte ; le mot de passe est demandé (ou lu sur l'entrée standard)."""
+    from app.auth import service as auth_service
+    from app.auth.roles import Role
+
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise CliError(
+            f"rôle inconnu « {role} » : candidat, formateur, jury ou admin"
+        ) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    with transaction() as session:
+        user = auth_service.create_user(
+            session=session,
+            login=login,
+            password=password,
+            role=parsed_role,
+            display_name=name,
+            email=email,
+        )
+    out.print(f"Compte « {user.login} » créé (rôle {user.role.label.lower()}).", markup=False)
+
+
+@cli.command("demo")
+def demo() -> None:
+    """Crée les comptes de démonstration (mode dev ou demo uniquement)."""
+    from app.auth import service as auth_service
+    from app.auth.roles import Role
+
+    settings = _settings()
+    if not settings.is_demo_allowed:
+        raise CliError(
+            f"comptes de démonstration refusés en mode « {settings.env} » : "
+            "ils ont un mot de passe connu (CCPQ_ENV=dev ou demo seulement)"
+        )
+    created = []
+    with transaction() as session:
+        for login, role, name in DEMO_ACCOUNTS:
+            if auth_service.get_user_by_login(session=session, login=login) is None:
+                auth_service.create_user(
+                    session=session,
+                    login=login,
+                    password=DEMO_PASSWORD,
+                    role=Role(role),
+                    display_name=name,
+                )
+                created.append(login)
+    out.print(
+        f"Comptes de démonstration prêts ({len(created)} créé(s)) : "
+        + ", ".join(login for login, _, _ in DEMO_ACCOUNTS)
+        + f" ; mot de passe « {DEMO_PASSWORD} »."
+    )
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processus.")] = None,
+) -> None:
+    """Lance le serveur web."""
+    import uvicorn
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    out.print(f"ccpq sert sur http://{host}:{port}/")
+    if settings.is_demo_allowed:
+        logins = ", ".join(login for login, _, _ in DEMO_ACCOUNTS)
+        out.print(f"Comptes de démonstration : {logins} (mot de passe « {DEMO_PASSWORD} »)")
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def main() -> None:
+    """Entry point: known errors print one French line and exit 1, never a traceback."""
+    from app.auth.service import AuthError
+    from app.banks.service import BankNotFound, BankVersionConflict
+
+    try:
+        cli()
+    except (CliError, AuthError, BankVersionConflict, BankNotFound) as error:
+        err.print(f"Erreur : {error}", markup=False)
+        sys.exit(1)
+    except ValidationError as error:  # settings read from the environment
+        messages = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+        err.print(f"Erreur de configuration : {messages}", markup=False)
+        sys.exit(1)
+    except Exception as error:
+        if os.environ.get("CCPQ_DEBUG"):
+            raise
+        err.print(
+            f"Erreur inattendue ({type(error).__name__}) : {error}. "
+            "Relancez avec CCPQ_DEBUG=1 pour le détail.",
+            markup=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

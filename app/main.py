@@ -1,0 +1,49 @@
+"""The ASGI application."""
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from app.auth import router as auth_router
+from app.auth.dependencies import csrf_protect
+from app.banks import router as banks_router
+from app.dependencies import DbSession
+from app.home import router as home_router
+from app.referential import router as referential_router
+from app.web.errors import install_error_handlers
+from app.web.security import SecurityHeadersMiddleware
+from app.web.templating import STATIC_DIR
+
+API_DESCRIPTION = (
+    "API de ccpq : questionnaires thématiques et dossier candidat du titre "
+    "« Chargé de clientèle particuliers – Niveau 6 ». Authentification : "
+    "`POST /api/v1/auth/login` renvoie un jeton à envoyer en `Authorization: Bearer`."
+)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="ccpq",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        dependencies=[Depends(csrf_protect)],
+        docs_url=None,  # Swagger UI loads scripts from a CDN: no CDN under our CSP
+        redoc_url=None,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth_router, home_router, banks_router, referential_router):
+        app.include_router(module.router)
+        if hasattr(module, "api"):
+            app.include_router(module.api)
+
+    @app.get("/api/v1/health", tags=["système"], summary="État du service")
+    def health(session: DbSession) -> dict[str, str]:
+        session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": "ok"}
+
+    return app
+
+
+app = create_app()

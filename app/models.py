@@ -1,0 +1,6 @@
+"""Imports every domain's tables so that Base.metadata knows them all (Alembic, tests)."""
+
+
+def load_all_models() -> None:
+    import app.auth.models  # noqa: F401
+    import app.banks.models  # noqa: F401

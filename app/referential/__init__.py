@@ -1,0 +1,1 @@
+"""Referential of the certification: versioned data file and its pure loader."""

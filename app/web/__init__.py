@@ -1,0 +1,1 @@
+"""Shared web plumbing: templates, htmx helpers, security headers, error pages."""
