@@ -28,8 +28,9 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(banks_cli, name="banks")
 cli.add_typer(users_cli, name="users")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: one `fichier:ligne: message` per line, whatever the terminal's width.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEMO_PASSWORD = "demo"
 DEMO_ACCOUNTS = (
@@ -151,9 +152,12 @@ def banks_import(
     documents = _parse_all(_bank_files(paths))
     with transaction() as session:
         outcomes = [
-            (path, banks_service.import_document(
-                session=session, document=document, source=str(path), now=utcnow()
-            ))
+            (
+                path,
+                banks_service.import_document(
+                    session=session, document=document, source=str(path), now=utcnow()
+                ),
+            )
             for path, document in documents
         ]
     for path, outcome in outcomes:
@@ -218,9 +222,7 @@ def users_create(
     try:
         parsed_role = Role(role)
     except ValueError:
-        raise CliError(
-            f"rôle inconnu « {role} » : candidat, formateur, jury ou admin"
-        ) from None
+        raise CliError(f"rôle inconnu « {role} » : candidat, formateur, jury ou admin") from None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

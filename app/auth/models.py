@@ -32,7 +32,9 @@ class UserSession(Base):
     id: Mapped[IntPK]
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[CreatedAt]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

@@ -124,8 +124,12 @@ def login_form(
         status, headers = _refusal(error)
         # Returned, not raised: the failure is recorded (committed) for throttling.
         return _render_login(
-            request, suivant=suivant, error=str(error), login=login,
-            status_code=status, headers=headers,
+            request,
+            suivant=suivant,
+            error=str(error),
+            login=login,
+            status_code=status,
+            headers=headers,
         )
     response = redirect(request, _safe_next(suivant))
     _set_session_cookie(response, opened.token, settings)
@@ -147,9 +151,7 @@ def logout_form(request: Request, session: DbSession, auth: CurrentAuth):
     responses={401: {"model": ErrorRead}, 429: {"model": ErrorRead}},
     summary="Ouvrir une session",
 )
-def api_login(
-    body: LoginRequest, session: DbSession, settings: AppSettings, auth: CurrentAuth
-):
+def api_login(body: LoginRequest, session: DbSession, settings: AppSettings, auth: CurrentAuth):
     try:
         user, opened = _login(
             session=session, settings=settings, login=body.login, password=body.password, auth=auth

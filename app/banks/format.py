@@ -35,7 +35,8 @@ OptionId = Annotated[str, StringConstraints(pattern=OPTION_ID_PATTERN, max_lengt
 CalendarVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+URL_PATTERN = r"^https://\S+$"
+Url = Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=2000)]
 ExactNumber = Annotated[Decimal, Field(allow_inf_nan=False)]
 
 QUESTION_TYPES = ("single_choice", "multiple_choice", "true_false", "numeric")
@@ -190,7 +191,9 @@ def parse_bank_file(path: Path, *, catalog: ThemeCatalog, max_bytes: int) -> Ban
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
-        raise BankFileError([BankIssue(name, 1, f"lecture impossible : {error.strerror}")]) from None
+        raise BankFileError(
+            [BankIssue(name, 1, f"lecture impossible : {error.strerror}")]
+        ) from None
     return parse_bank_bytes(data, filename=name, catalog=catalog, max_bytes=max_bytes)
 
 
@@ -232,7 +235,7 @@ def parse_bank_bytes(
     except ValidationError as error:
         issues.extend(
             BankIssue(filename, marked.line_of(path), f"{_where(path, marked.data)}{message}")
-            for path, message in _pydantic_problems(error)
+            for path, message in _without_consequences(list(_pydantic_problems(error)))
         )
     issues.extend(
         BankIssue(filename, marked.line_of(path), f"{_where(path, marked.data)}{message}")
@@ -296,8 +299,11 @@ def _get(data, path: tuple):
 
 _PATTERN_MESSAGES = {
     SLUG_PATTERN: "identifiant invalide « {input} » : minuscules, chiffres et tirets seulement",
-    OPTION_ID_PATTERN: "identifiant d'option invalide « {input} » : minuscules et chiffres seulement",
+    OPTION_ID_PATTERN: (
+        "identifiant d'option invalide « {input} » : minuscules et chiffres seulement"
+    ),
     VERSION_PATTERN: "version invalide « {input} » : attendu AAAA.N, par exemple 2026.1",
+    URL_PATTERN: "adresse invalide « {input} » : une URL https:// complète est attendue",
 }
 
 
@@ -313,7 +319,10 @@ def _pydantic_problems(error: ValidationError) -> Iterator[tuple[tuple, str]]:
             yield path[:-1], f"clé obligatoire manquante « {path[-1]} »"
         elif kind == "union_tag_invalid":
             expected = ", ".join(QUESTION_TYPES)
-            yield (*path, "type"), f"type de question inconnu « {ctx.get('tag')} » (attendu : {expected})"
+            yield (
+                (*path, "type"),
+                f"type de question inconnu « {ctx.get('tag')} » (attendu : {expected})",
+            )
         elif kind == "union_tag_not_found":
             yield path, "clé obligatoire manquante « type »"
         elif kind == "string_pattern_mismatch":
@@ -321,7 +330,10 @@ def _pydantic_problems(error: ValidationError) -> Iterator[tuple[tuple, str]]:
             yield path, template.format(input=value)
         elif kind in ("string_too_short", "too_short"):
             minimum = ctx.get("min_length", 1)
-            yield path, ("ne peut pas être vide" if minimum == 1 else f"au moins {minimum} éléments")
+            yield (
+                path,
+                ("ne peut pas être vide" if minimum == 1 else f"au moins {minimum} éléments"),
+            )
         elif kind in ("string_too_long", "too_long"):
             yield path, f"trop long : au plus {ctx.get('max_length')} (caractères ou éléments)"
         elif kind in ("bool_type", "bool_parsing"):
@@ -346,6 +358,18 @@ def _pydantic_problems(error: ValidationError) -> Iterator[tuple[tuple, str]]:
             yield path, f"valeur invalide « {value} » (attendu : {ctx.get('expected')})"
         else:
             yield path, item["msg"]
+
+
+def _without_consequences(problems: list[tuple[tuple, str]]) -> list[tuple[tuple, str]]:
+    """Drop "ne peut pas être vide" on a list whose items were all refused for a reason shown."""
+    return [
+        (path, message)
+        for path, message in problems
+        if not (
+            message == "ne peut pas être vide"
+            and any(len(other) > len(path) and other[: len(path)] == path for other, _ in problems)
+        )
+    ]
 
 
 def _strip_union_tags(loc: tuple) -> tuple:
@@ -389,7 +413,10 @@ def _semantic_problems(
     if isinstance(version, str) and isinstance(changelog, list) and changelog:
         versions = [entry.get("version") for entry in changelog if isinstance(entry, dict)]
         if version not in versions:
-            yield ("changelog",), f"aucune entrée du journal des modifications pour la version {version}"
+            yield (
+                ("changelog",),
+                f"aucune entrée du journal des modifications pour la version {version}",
+            )
 
     topics = data.get("topics")
     topics = topics if isinstance(topics, dict) else None
@@ -405,7 +432,10 @@ def _semantic_problems(
         if isinstance(qid, str):
             if qid in seen:
                 first = marked.line_of(("questions", seen[qid], "id"))
-                yield (*path, "id"), f"identifiant de question « {qid} » en double (déjà utilisé ligne {first})"
+                yield (
+                    (*path, "id"),
+                    f"identifiant de question « {qid} » en double (déjà utilisé ligne {first})",
+                )
             else:
                 seen[qid] = index
         topic = question.get("topic")
@@ -417,7 +447,10 @@ def _semantic_problems(
                 if not isinstance(code, str):
                     continue
                 if code not in catalog.competences:
-                    yield (*path, "competences", position), f"compétence « {code} » absente du référentiel"
+                    yield (
+                        (*path, "competences", position),
+                        f"compétence « {code} » absente du référentiel",
+                    )
                 elif bank_codes and code not in bank_codes:
                     yield (
                         (*path, "competences", position),
@@ -445,11 +478,17 @@ def _option_problems(question: dict, path: tuple) -> Iterator[tuple[tuple, str]]
         option_id = option.get("id")
         if isinstance(option_id, str):
             if option_id in seen:
-                yield (*path, "options", position, "id"), f"identifiant d'option « {option_id} » en double"
+                yield (
+                    (*path, "options", position, "id"),
+                    f"identifiant d'option « {option_id} » en double",
+                )
             seen.add(option_id)
     correct = [str(o.get("id")) for o in options if o.get("correct") is True]
     if not correct:
-        yield (*path, "options"), "aucune option correcte : marquez la bonne réponse avec « correct: true »"
+        yield (
+            (*path, "options"),
+            "aucune option correcte : marquez la bonne réponse avec « correct: true »",
+        )
     elif question.get("type") == "single_choice" and len(correct) > 1:
         yield (
             (*path, "options"),

@@ -49,6 +49,8 @@ def load_marked(text: str) -> MarkedData:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         what = error.problem or error.context or "erreur inconnue"
+        if error.context and error.context_mark and error.context_mark.line + 1 != line:
+            what += f" ({error.context}, ligne {error.context_mark.line + 1})"
         result.problems.append((line, f"syntaxe YAML invalide : {what}"))
         return result
     except yaml.YAMLError as error:
@@ -85,7 +87,9 @@ def _build(loader, node, path: Path, out: MarkedData, counter: list[int]):
                 continue
             if key in mapping:
                 first = out.lines.get((*path, key), key_line)
-                out.problems.append((key_line, f"clé « {key} » en double (déjà définie ligne {first})"))
+                out.problems.append(
+                    (key_line, f"clé « {key} » en double (déjà définie ligne {first})")
+                )
                 continue
             out.lines[(*path, key)] = key_line
             mapping[key] = _build(loader, value_node, (*path, key), out, counter)

@@ -14,8 +14,27 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 _ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote",
-    "table", "thead", "tbody", "tr", "th", "td", "a", "h3", "h4", "sub", "sup",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "h3",
+    "h4",
+    "sub",
+    "sup",
 }
 
 

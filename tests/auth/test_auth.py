@@ -1,8 +1,8 @@
 """Login, sessions, throttling, CSRF and roles, through the HTTP interface."""
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -75,7 +75,9 @@ class TestApiLogin:
     @pytest.mark.parametrize(
         ("login", "password"), [("alice", "wrong-pass"), ("nobody", "secret-pass")]
     )
-    def test_bad_credentials_same_message_and_recorded(self, client, db, make_user, login, password):
+    def test_bad_credentials_same_message_and_recorded(
+        self, client, db, make_user, login, password
+    ):
         make_user("alice")
         response = api_login(client, login, password)
         assert response.status_code == 401
@@ -166,7 +168,10 @@ class TestSessions:
         assert first != second
         sessions = db.scalars(select(UserSession).order_by(UserSession.id)).all()
         assert [s.revoked_at is not None for s in sessions] == [True, False]
-        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {first}"}).status_code == 401
+        assert (
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer {first}"}).status_code
+            == 401
+        )
 
     def test_token_is_stored_hashed(self, client, make_user, db):
         make_user("alice")
@@ -190,7 +195,8 @@ class TestCsrf:
         refused = client.post("/api/v1/auth/logout")
         assert refused.status_code == 403
         assert refused.json() == {
-            "detail": "Jeton de sécurité (CSRF) absent ou invalide : rechargez la page puis recommencez."
+            "detail": "Jeton de sécurité (CSRF) absent ou invalide : "
+            "rechargez la page puis recommencez."
         }
         forged = client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": "forged"})
         assert forged.status_code == 403
@@ -218,8 +224,12 @@ class TestCsrf:
         assert page.status_code == 200
         response = client.post(
             "/connexion",
-            data={"login": "alice", "password": "secret-pass", "csrf_token": csrf_from(page.text),
-                  "suivant": "/referentiel"},
+            data={
+                "login": "alice",
+                "password": "secret-pass",
+                "csrf_token": csrf_from(page.text),
+                "suivant": "/referentiel",
+            },
             follow_redirects=False,
         )
         assert response.status_code == 303
@@ -270,8 +280,12 @@ class TestLoginPage:
         page = client.get("/connexion")
         response = client.post(
             "/connexion",
-            data={"login": "alice", "password": "secret-pass", "csrf_token": csrf_from(page.text),
-                  "suivant": "//evil.example/"},
+            data={
+                "login": "alice",
+                "password": "secret-pass",
+                "csrf_token": csrf_from(page.text),
+                "suivant": "//evil.example/",
+            },
             follow_redirects=False,
         )
         assert response.headers["location"] == "/"
