@@ -145,33 +145,15 @@ class TestBanksImport:
 
 class TestUsers:
     def test_create_with_password_on_stdin(self, run, db):
-        code, out, _ = run(
-            "users",
-            "create",
-            "--login",
-            "martin",
-            "--role",
-            "jury",
-            "--name",
-            "Martin Dupont",
-            "--password-stdin",
-            stdin="un-mot-de-passe\n",
-        )
+        args = "users create --login martin --role jury --password-stdin --name".split()
+        code, out, _ = run(*args, "Martin Dupont", stdin="un-mot-de-passe\n")
         assert (code, out) == (0, "Compte « martin » créé (rôle membre du jury).\n")
         user = db.scalar(select(UserAccount).where(UserAccount.login == "martin"))
         assert (user.role, user.display_name) == (Role.JURY, "Martin Dupont")
 
     def test_unknown_role(self, run):
-        code, _, err = run(
-            "users",
-            "create",
-            "--login",
-            "x",
-            "--role",
-            "pape",
-            "--password-stdin",
-            stdin="secret\n",
-        )
+        args = "users create --login x --role pape --password-stdin".split()
+        code, _, err = run(*args, stdin="secret\n")
         assert (code, err) == (
             1,
             "Erreur : rôle inconnu « pape » : candidat, formateur, jury ou admin\n",
@@ -179,16 +161,8 @@ class TestUsers:
 
     def test_taken_login(self, run, make_user):
         make_user("martin")
-        code, _, err = run(
-            "users",
-            "create",
-            "--login",
-            "martin",
-            "--role",
-            "jury",
-            "--password-stdin",
-            stdin="secret\n",
-        )
+        args = "users create --login martin --role jury --password-stdin".split()
+        code, _, err = run(*args, stdin="secret\n")
         assert (code, err) == (1, "Erreur : L'identifiant « martin » est déjà pris.\n")
 
 

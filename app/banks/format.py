@@ -411,11 +411,12 @@ def _semantic_problems(
     version = data.get("version")
     changelog = data.get("changelog")
     if isinstance(version, str) and isinstance(changelog, list) and changelog:
-        versions = [entry.get("version") for entry in changelog if isinstance(entry, dict)]
-        if version not in versions:
+        first = changelog[0].get("version") if isinstance(changelog[0], dict) else None
+        if isinstance(first, str) and first != version:
             yield (
-                ("changelog",),
-                f"aucune entrée du journal des modifications pour la version {version}",
+                ("changelog", 0, "version"),
+                "la première entrée du journal des modifications (la plus récente) doit porter "
+                f"la version {version}, pas {first}",
             )
 
     topics = data.get("topics")

@@ -26,6 +26,13 @@ def csrf_from(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+def form_login(client, login="alice", password="secret-pass", **fields):
+    """Log in through the French form, as a browser does: read the token, post it back."""
+    page = client.get("/connexion")
+    data = {"login": login, "password": password, "csrf_token": csrf_from(page.text), **fields}
+    return client.post("/connexion", data=data, follow_redirects=False)
+
+
 class TestPasswords:
     def test_hash_is_argon2id_and_verifies(self):
         hashed = hash_password("s3cret")
@@ -220,18 +227,7 @@ class TestCsrf:
 
     def test_login_form_round_trip(self, client, make_user):
         make_user("alice", "candidat")
-        page = client.get("/connexion")
-        assert page.status_code == 200
-        response = client.post(
-            "/connexion",
-            data={
-                "login": "alice",
-                "password": "secret-pass",
-                "csrf_token": csrf_from(page.text),
-                "suivant": "/referentiel",
-            },
-            follow_redirects=False,
-        )
+        response = form_login(client, suivant="/referentiel")
         assert response.status_code == 303
         assert response.headers["location"] == "/referentiel"
         assert SESSION_COOKIE in client.cookies
@@ -240,11 +236,7 @@ class TestCsrf:
 
     def test_logout_form_needs_session_token(self, client, make_user):
         make_user("alice")
-        page = client.get("/connexion")
-        client.post(
-            "/connexion",
-            data={"login": "alice", "password": "secret-pass", "csrf_token": csrf_from(page.text)},
-        )
+        form_login(client)
         home = client.get("/")
         anonymous_token = client.cookies.get(CSRF_COOKIE)
         assert anonymous_token is None  # replaced by the session's own token at login
@@ -265,11 +257,7 @@ class TestCsrf:
 class TestLoginPage:
     def test_wrong_password_shows_french_error(self, client, make_user):
         make_user("alice")
-        page = client.get("/connexion")
-        response = client.post(
-            "/connexion",
-            data={"login": "alice", "password": "nope", "csrf_token": csrf_from(page.text)},
-        )
+        response = form_login(client, password="nope")
         assert response.status_code == 401
         assert '<div class="alert alert-error" role="alert" id="erreur-connexion">' in response.text
         assert f"<p>{WRONG}</p>" in response.text
@@ -277,17 +265,7 @@ class TestLoginPage:
 
     def test_open_redirect_is_neutralised(self, client, make_user):
         make_user("alice")
-        page = client.get("/connexion")
-        response = client.post(
-            "/connexion",
-            data={
-                "login": "alice",
-                "password": "secret-pass",
-                "csrf_token": csrf_from(page.text),
-                "suivant": "//evil.example/",
-            },
-            follow_redirects=False,
-        )
+        response = form_login(client, suivant="//evil.example/")
         assert response.headers["location"] == "/"
 
     def test_page_requiring_login_redirects_with_next(self, client):

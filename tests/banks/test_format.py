@@ -272,3 +272,36 @@ def test_shipped_banks_are_valid():
     assert [f.stem for f in files] == ["fiscalite", "reglementation", "rgpd", "risques"]
     themes = {parse_bank_file(f, catalog=CATALOG, max_bytes=2 * 1024 * 1024).theme for f in files}
     assert themes == {"fiscalite", "reglementation", "risques", "rgpd"}
+
+
+def test_changelog_starts_with_the_version():
+    text = edit('version: "2026.1"', 'version: "2026.2"')
+    assert errors(text) == [
+        "b.yaml:10: changelog[1] › version : la première entrée du journal des modifications "
+        "(la plus récente) doit porter la version 2026.2, pas 2026.1"
+    ]
+
+
+def test_every_question_refused_is_not_also_an_empty_list():
+    text = VALID_BANK.split("questions:\n")[0] + "questions:\n  - id: seule\n    type: numeric\n"
+    assert errors(text) == [
+        "b.yaml:17: question « seule » : clé obligatoire manquante « answer »",
+        "b.yaml:17: question « seule » : clé obligatoire manquante « difficulty »",
+        "b.yaml:17: question « seule » : clé obligatoire manquante « explanation »",
+        "b.yaml:17: question « seule » : clé obligatoire manquante « stem »",
+        "b.yaml:17: question « seule » : clé obligatoire manquante « tolerance »",
+        "b.yaml:17: question « seule » : clé obligatoire manquante « topic »",
+    ]
+
+
+def test_readme_example_is_valid():
+    """The complete example of question_banks/README.md validates as it stands."""
+    readme = Path(__file__).resolve().parents[2] / "question_banks" / "README.md"
+    example = readme.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    bank = parse(example)
+    assert {q.type for q in bank.questions} == {
+        "single_choice",
+        "multiple_choice",
+        "true_false",
+        "numeric",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import os
 import re
@@ -56,10 +57,28 @@ def normalise(text: str) -> str:
 # --------------------------------------------------------------------------- fixtures
 
 
-def seed_path() -> Path:
+# The referential's source text, copied unchanged from shared/seeds/ so that the suite
+# runs from any checkout; its digest pins the copy.
+VENDORED_SEED = Path(__file__).resolve().parent / "seed" / SEED_NAME
+SEED_SHA256 = "bef036538ec3deb904a61341fbcfafc8b8f5ef4109bc83149c1878b5b871f852"
+
+
+def shared_seed_path() -> Path:
     shared = os.environ.get("CCPQ_SHARED_DIR")
     base = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared"
     return base / "seeds" / SEED_NAME
+
+
+def seed_path() -> Path:
+    return VENDORED_SEED
+
+
+def test_vendored_seed_is_the_official_text():
+    data = VENDORED_SEED.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SEED_SHA256
+    shared = shared_seed_path()
+    if shared.is_file():  # beside a checkout of the project, shared/ holds the original
+        assert shared.read_bytes() == data
 
 
 @pytest.fixture(scope="module")
