@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.banks.yamlmarks import MarkedData, load_marked
+from app.yamlmarks import MarkedData, load_marked
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 OPTION_ID_PATTERN = r"^[a-z0-9]+$"

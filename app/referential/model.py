@@ -13,7 +13,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from app.yamlmarks import MarkedData, load_marked
 
 __all__ = [
     "DEFAULT_PATH",
@@ -284,82 +285,37 @@ def _consistency_issues(ref: Referential) -> Iterator[tuple[Loc, str]]:
 # --------------------------------------------------------------------------- loading
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"clé en double : {key}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
-    """1-based line of the node at ``loc`` (or of its deepest existing ancestor)."""
-    node = root
-    line = None if node is None else node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(part, str) and key_node.value == part:
-                    child = value_node
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
-
-
 def _where(name: str, line: int | None) -> str:
     return f"{name}:{line}" if line is not None else name
 
 
-def _format_validation_error(exc: ValidationError, name: str, root: yaml.Node | None) -> str:
+def _format_validation_error(exc: ValidationError, name: str, marked: MarkedData) -> str:
     lines = []
     for error in exc.errors():
         original = error.get("ctx", {}).get("error")
         if isinstance(original, _ConsistencyError):
             for loc, message in original.issues:
-                lines.append(f"{_where(name, _line_of(root, loc))}: {message}")
+                lines.append(f"{_where(name, marked.line_of(loc))}: {message}")
             continue
         loc = tuple(error["loc"])
         path = ".".join(str(p) for p in loc) or "(racine)"
         message = str(original) if isinstance(original, ValueError) else error["msg"]
-        lines.append(f"{_where(name, _line_of(root, loc))}: {path} : {message}")
+        lines.append(f"{_where(name, marked.line_of(loc))}: {path} : {message}")
     return "\n".join(lines)
 
 
 def _parse(text: str, name: str) -> Referential:
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+    marked = load_marked(text)
+    if marked.problems:
         raise ReferentialError(
-            f"{_where(name, line)}: YAML invalide : {exc.problem or exc.context}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ReferentialError(f"{name}: YAML invalide : {exc}") from None
-    if not isinstance(data, dict):
+            "\n".join(f"{_where(name, line)}: {message}" for line, message in marked.problems)
+        )
+    if not isinstance(marked.data, dict):
         raise ReferentialError(f"{_where(name, 1)}: le document doit être un dictionnaire YAML")
     try:
-        return Referential.model_validate(data)
+        return Referential.model_validate(marked.data)
     except ValidationError as exc:
-        raise ReferentialError(_format_validation_error(exc, name, root)) from None
+        raise ReferentialError(_format_validation_error(exc, name, marked)) from None
 
 
 def load_referential(path: Path | None = None) -> Referential:

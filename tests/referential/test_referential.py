@@ -506,14 +506,16 @@ class TestValidation:
         path.write_text("id: ccp-n6\ntitle: Titre: bis\nversion: '1'\n", encoding="utf-8")
         with pytest.raises(ReferentialError) as err:
             load_referential(path)
-        assert str(err.value) == f"{path}:2: YAML invalide : mapping values are not allowed here"
+        assert str(err.value) == (
+            f"{path}:2: syntaxe YAML invalide : mapping values are not allowed in this context"
+        )
 
     def test_duplicate_yaml_key(self, tmp_path: Path) -> None:
         path = tmp_path / "dup.yaml"
         path.write_text("id: a\nid: b\n", encoding="utf-8")
         with pytest.raises(ReferentialError) as err:
             load_referential(path)
-        assert str(err.value) == f"{path}:2: YAML invalide : clé en double : id"
+        assert str(err.value) == f"{path}:2: clé « id » en double (déjà définie ligne 1)"
 
     def test_missing_file(self, tmp_path: Path) -> None:
         path = tmp_path / "absent.yaml"
