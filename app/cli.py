@@ -91,14 +91,14 @@ def _bank_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _parse_all(files: list[Path]):
-    """Parse every file; print every problem of every file; CliError if any."""
+def _parse_all(files: list[Path], *, consequence: str = "") -> list:
+    """Parse every file, print every problem of every file; CliError if any file failed."""
     from app.banks import service as banks_service
     from app.banks.format import BankFileError
 
     max_bytes = _settings().bank_max_bytes
     documents, failed = [], 0
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("Validation", total=len(files))
         for path in files:
             try:
@@ -109,7 +109,7 @@ def _parse_all(files: list[Path]):
                     err.print(str(issue), markup=False)
             progress.advance(task)
     if failed:
-        raise CliError(f"{failed} fichier(s) invalide(s) sur {len(files)} : rien n'a été importé")
+        raise CliError(f"{failed} fichier(s) invalide(s) sur {len(files)}{consequence}")
     return documents
 
 
@@ -118,27 +118,36 @@ def banks_validate(
     paths: Annotated[list[Path], typer.Argument(help="Fichiers ou dossiers de banques.")],
 ) -> None:
     """Valide des fichiers de banques et liste toutes leurs erreurs (fichier:ligne)."""
-    from app.banks import service as banks_service
-    from app.banks.format import BankFileError
-
-    files = _bank_files(paths)
-    max_bytes = _settings().bank_max_bytes
-    failed = 0
-    for path in files:
-        try:
-            document = banks_service.parse_file(path, max_bytes=max_bytes)
-        except BankFileError as error:
-            failed += 1
-            for issue in error.issues:
-                err.print(str(issue), markup=False)
-            continue
+    for path, document in _parse_all(_bank_files(paths)):
         out.print(
             f"{path}: banque « {document.id} » version {document.version}, "
             f"{len(document.questions)} questions : valide",
             markup=False,
         )
-    if failed:
-        raise CliError(f"{failed} fichier(s) invalide(s) sur {len(files)}")
+
+
+@banks_cli.command("stats")
+def banks_stats(
+    paths: Annotated[list[Path], typer.Argument(help="Fichiers ou dossiers de banques.")],
+    on_date: Annotated[
+        str | None,
+        typer.Option("--date", help="Date de validité AAAA-MM-JJ (défaut : aujourd'hui)."),
+    ] = None,
+) -> None:
+    """Couverture de chaque banque : questions par sujet, type et difficulté."""
+    from datetime import date
+
+    from app.banks.stats import bank_stats, format_stats
+
+    try:
+        day = date.fromisoformat(on_date) if on_date else date.today()
+    except ValueError:
+        raise CliError(f"date invalide « {on_date} » : attendu AAAA-MM-JJ") from None
+    for index, (_, document) in enumerate(_parse_all(_bank_files(paths))):
+        if index:
+            out.print()
+        for line in format_stats(bank_stats(document, on_date=day)):
+            out.print(line, markup=False)
 
 
 @banks_cli.command("import")
@@ -149,7 +158,7 @@ def banks_import(
     from app.banks import service as banks_service
     from app.db import utcnow
 
-    documents = _parse_all(_bank_files(paths))
+    documents = _parse_all(_bank_files(paths), consequence=" : rien n'a été importé")
     with transaction() as session:
         outcomes = [
             (

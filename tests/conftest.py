@@ -5,7 +5,9 @@ names PostgreSQL and the server cannot be reached, the run stops with an error: 
 skips.
 """
 
+import io
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+import app.cli
 import app.db
 from app.cli import alembic_config
 from app.config import Settings, get_settings
@@ -124,3 +127,19 @@ def make_user(db: Session):
         return user
 
     return _make
+
+
+@pytest.fixture
+def run(db, monkeypatch, capsys):
+    """Run ``ccpq ARGS…`` in the test's transaction: (exit code, stdout, stderr)."""
+
+    def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ccpq", *args])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        with pytest.raises(SystemExit) as exit_info:
+            app.cli.main()
+        captured = capsys.readouterr()
+        return exit_info.value.code or 0, captured.out, captured.err
+
+    return _run

@@ -1,8 +1,5 @@
 """The ``ccpq`` command line, run in the test's transaction."""
 
-import io
-import sys
-
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
@@ -12,20 +9,6 @@ from app.auth.roles import Role
 from app.banks.models import BankVersion
 from app.config import Settings, get_settings
 from tests.banks.samples import VALID_BANK
-
-
-@pytest.fixture
-def run(db, monkeypatch, capsys):
-    def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["ccpq", *args])
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        with pytest.raises(SystemExit) as exit_info:
-            app.cli.main()
-        captured = capsys.readouterr()
-        return exit_info.value.code or 0, captured.out, captured.err
-
-    return _run
 
 
 @pytest.fixture

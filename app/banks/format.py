@@ -117,6 +117,19 @@ class ChangelogEntry(_Model):
     summary: Text
 
 
+class Blueprint(_Model):
+    """The questionnaire drawn from the bank: how many items, from which topics, how long."""
+
+    title: Label
+    item_count: Annotated[int, Field(ge=1, le=500)]
+    duration_minutes: Annotated[int, Field(ge=1, le=600)]
+    shuffle_questions: StrictBool = True
+    shuffle_options: StrictBool = True
+    review: Literal["score", "topics", "correction"] = "correction"
+    review_from: Literal["submission", "session_close"] = "session_close"
+    quotas: Annotated[dict[Slug, Annotated[int, Field(ge=1)]], Field(min_length=1)]
+
+
 class BankDocument(_Model):
     id: Slug
     title: Label
@@ -128,6 +141,7 @@ class BankDocument(_Model):
     authors: Annotated[tuple[Label, ...], Field(min_length=1)]
     changelog: Annotated[tuple[ChangelogEntry, ...], Field(min_length=1)]
     topics: Annotated[dict[Slug, Label], Field(min_length=1)]
+    blueprint: Blueprint | None = None
     questions: Annotated[tuple[Question, ...], Field(min_length=1)]
 
     def question(self, question_id: str) -> "ChoiceQuestion | TrueFalseQuestion | NumericQuestion":
@@ -355,7 +369,8 @@ def _pydantic_problems(error: ValidationError) -> Iterator[tuple[tuple, str]]:
         elif kind in ("dict_type", "model_type", "model_attributes_type"):
             yield path, "doit être un dictionnaire de clés"
         elif kind == "literal_error":
-            yield path, f"valeur invalide « {value} » (attendu : {ctx.get('expected')})"
+            expected = str(ctx.get("expected", "")).replace(" or ", " ou ")
+            yield path, f"valeur invalide « {value} » (attendu : {expected})"
         else:
             yield path, item["msg"]
 
@@ -424,6 +439,7 @@ def _semantic_problems(
     questions = data.get("questions")
     if not isinstance(questions, list):
         return
+    yield from _blueprint_problems(data.get("blueprint"), topics, questions)
     seen: dict[str, int] = {}
     for index, question in enumerate(questions):
         if not isinstance(question, dict):
@@ -461,6 +477,40 @@ def _semantic_problems(
         yield from _date_order(question, path, default_from=data.get("valid_from"))
         if question.get("type") in CHOICE_TYPES:
             yield from _option_problems(question, path)
+
+
+def _blueprint_problems(
+    blueprint, topics: dict | None, questions: list
+) -> Iterator[tuple[tuple, str]]:
+    """Quotas name declared topics, add up to item_count, and each can be drawn."""
+    if not isinstance(blueprint, dict) or not isinstance(blueprint.get("quotas"), dict):
+        return
+    quotas = blueprint["quotas"]
+    available: dict[str, int] = {}
+    for question in questions:
+        if isinstance(question, dict) and isinstance(question.get("topic"), str):
+            available[question["topic"]] = available.get(question["topic"], 0) + 1
+    for topic, quota in quotas.items():
+        path = ("blueprint", "quotas", topic)
+        if topics is not None and topic not in topics:
+            yield path, f"sujet « {topic} » non déclaré dans « topics »"
+        elif isinstance(quota, int) and quota > available.get(topic, 0):
+            yield (
+                path,
+                f"{quota} questions à tirer du sujet « {topic} », qui n'en compte que "
+                f"{available.get(topic, 0)}",
+            )
+    count = blueprint.get("item_count")
+    total = sum(q for q in quotas.values() if isinstance(q, int) and not isinstance(q, bool))
+    if (
+        isinstance(count, int)
+        and all(isinstance(q, int) for q in quotas.values())
+        and total != count
+    ):
+        yield (
+            ("blueprint", "item_count"),
+            f"item_count vaut {count} mais la somme des quotas vaut {total}",
+        )
 
 
 def _date_order(data: dict, path: tuple, default_from=None) -> Iterator[tuple[tuple, str]]:

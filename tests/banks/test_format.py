@@ -305,3 +305,56 @@ def test_readme_example_is_valid():
         "true_false",
         "numeric",
     }
+
+
+BLUEPRINT = """\
+blueprint:
+  title: Questionnaire d'essai
+  item_count: 3
+  duration_minutes: 20
+  quotas:
+    bareme: 2
+    epargne: 1
+"""
+
+
+def with_blueprint(blueprint: str = BLUEPRINT) -> str:
+    return edit("questions:\n", blueprint + "questions:\n")
+
+
+class TestBlueprint:
+    def test_defaults(self):
+        blueprint = parse(with_blueprint()).blueprint
+        assert (blueprint.item_count, blueprint.duration_minutes) == (3, 20)
+        assert (blueprint.shuffle_questions, blueprint.shuffle_options) == (True, True)
+        assert (blueprint.review, blueprint.review_from) == ("correction", "session_close")
+        assert blueprint.quotas == {"bareme": 2, "epargne": 1}
+
+    def test_blueprint_is_optional(self):
+        assert parse(VALID_BANK).blueprint is None
+
+    def test_quotas_must_add_up(self):
+        assert errors(with_blueprint(BLUEPRINT.replace("item_count: 3", "item_count: 4"))) == [
+            "b.yaml:18: blueprint › item_count : item_count vaut 4 mais la somme des quotas vaut 3"
+        ]
+
+    def test_quota_beyond_the_topic(self):
+        text = with_blueprint(
+            BLUEPRINT.replace("item_count: 3", "item_count: 4").replace("bareme: 2", "bareme: 3")
+        )
+        assert errors(text) == [
+            "b.yaml:21: blueprint › quotas › bareme : 3 questions à tirer du sujet « bareme », "
+            "qui n'en compte que 2"
+        ]
+
+    def test_undeclared_topic_and_bad_review(self):
+        text = with_blueprint(
+            BLUEPRINT.replace("epargne: 1", "impots: 1").replace(
+                "  quotas:", "  review: tout\n  quotas:"
+            )
+        )
+        assert errors(text) == [
+            "b.yaml:20: blueprint › review : valeur invalide « tout » (attendu : 'score', "
+            "'topics' ou 'correction')",
+            "b.yaml:23: blueprint › quotas › impots : sujet « impots » non déclaré dans « topics »",
+        ]
