@@ -272,10 +272,49 @@ def demo() -> None:
                     display_name=name,
                 )
                 created.append(login)
+        session_note = _demo_session(session)
     out.print(
         f"Comptes de démonstration prêts ({len(created)} créé(s)) : "
         + ", ".join(login for login, _, _ in DEMO_ACCOUNTS)
         + f" ; mot de passe « {DEMO_PASSWORD} »."
+    )
+    out.print(session_note, markup=False)
+
+
+DEMO_SESSION = "Session de démonstration"
+
+
+def _demo_session(session: Session) -> str:
+    """A session open for 30 days with every bank's questionnaire, the demo candidate enrolled."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.auth import service as auth_service
+    from app.banks import service as banks_service
+    from app.db import utcnow
+    from app.sessions import service as sessions_service
+    from app.sessions.models import ExamSession
+
+    if session.scalar(select(ExamSession).where(ExamSession.name == DEMO_SESSION)):
+        return f"« {DEMO_SESSION} » existe déjà."
+    versions = banks_service.latest_versions_with_blueprint(session=session)
+    if not versions:
+        return "Aucune banque importée : pas de session de démonstration (ccpq banks import)."
+    now = utcnow()
+    exam = sessions_service.create_session(
+        session=session,
+        name=DEMO_SESSION,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=30),
+    )
+    for version in versions:
+        sessions_service.add_questionnaire(session=session, exam=exam, bank_version=version)
+    candidate = auth_service.get_user_by_login(session=session, login="candidat")
+    sessions_service.enrol(session=session, exam=exam, user=candidate, candidate_number="DEMO-0001")
+    return (
+        f"« {DEMO_SESSION} » ouverte 30 jours avec {len(versions)} questionnaire(s) ; "
+        "le compte « candidat » y est inscrit."
     )
 
 

@@ -4,12 +4,14 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from app.attempts import router as attempts_router
 from app.auth import router as auth_router
 from app.auth.dependencies import csrf_protect
 from app.banks import router as banks_router
 from app.dependencies import DbSession
 from app.home import router as home_router
 from app.referential import router as referential_router
+from app.sessions import router as sessions_router
 from app.web.errors import install_error_handlers
 from app.web.security import SecurityHeadersMiddleware
 from app.web.templating import STATIC_DIR
@@ -33,7 +35,14 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth_router, home_router, banks_router, referential_router):
+    for module in (
+        auth_router,
+        home_router,
+        banks_router,
+        referential_router,
+        sessions_router,
+        attempts_router,
+    ):
         app.include_router(module.router)
         if hasattr(module, "api"):
             app.include_router(module.api)

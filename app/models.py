@@ -2,5 +2,7 @@
 
 
 def load_all_models() -> None:
+    import app.attempts.models  # noqa: F401
     import app.auth.models  # noqa: F401
     import app.banks.models  # noqa: F401
+    import app.sessions.models  # noqa: F401

@@ -189,10 +189,16 @@ class TestDatabase:
         tables = set(inspect(create_engine(url)).get_table_names())
         assert tables == {
             "alembic_version",
+            "answer",
+            "attempt",
+            "attempt_item",
             "bank",
             "bank_version",
+            "enrolment",
+            "exam_session",
             "login_attempt",
             "question_version",
+            "session_questionnaire",
             "user_account",
             "user_session",
         }

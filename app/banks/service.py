@@ -142,3 +142,22 @@ def question_history(*, session: Session, bank_id: str, question_id: str) -> lis
         .where(BankVersion.bank_id == bank_id, QuestionVersion.question_id == question_id)
     ).all()
     return sorted(((v, d) for v, d in rows), key=lambda row: version_key(row[0]))
+
+
+def latest_versions_with_blueprint(*, session: Session) -> list[BankVersion]:
+    """The newest version of each bank that has a blueprint (what a session can pin)."""
+    newest: dict[str, BankVersion] = {}
+    for version in session.scalars(select(BankVersion)):
+        if not version.content.get("blueprint"):
+            continue
+        current = newest.get(version.bank_id)
+        if current is None or version_key(version.version) > version_key(current.version):
+            newest[version.bank_id] = version
+    return [newest[key] for key in sorted(newest)]
+
+
+def get_version(*, session: Session, version_id: int) -> BankVersion:
+    version = session.get(BankVersion, version_id)
+    if version is None:
+        raise BankNotFound("version de banque introuvable")
+    return version

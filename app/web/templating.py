@@ -1,5 +1,6 @@
 """Jinja2 templates, Markdown rendering and the htmx response helpers."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import nh3
@@ -8,6 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+from app.clock import paris_datetime, paris_time
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -45,8 +48,28 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)
 
 
+def render_markdown_inline(text: str) -> Markup:
+    """Inline Markdown (an option's text): no paragraph around it."""
+    html = _markdown.renderInline(text or "")
+    return Markup(nh3.clean(html, tags=_ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))
+
+
+def french_number(value) -> str:
+    """12.5 → « 12,5 »; 7.00 → « 7 » (decimal comma, no useless zeros)."""
+    if value is None:
+        return ""
+    text = format(Decimal(str(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["markdown"] = render_markdown
+templates.env.filters["markdown_inline"] = render_markdown_inline
+templates.env.filters["fr_number"] = french_number
+templates.env.filters["paris_datetime"] = paris_datetime
+templates.env.filters["paris_time"] = paris_time
 
 
 def is_htmx(request: Request) -> bool:

@@ -56,11 +56,16 @@ class TestApi:
     def test_openapi_lists_the_api(self, client):
         spec = client.get("/openapi.json").json()
         assert sorted(spec["paths"]) == [
+            "/api/v1/attempts/{attempt_id}",
+            "/api/v1/attempts/{attempt_id}/answers/{question_id}",
+            "/api/v1/attempts/{attempt_id}/submit",
             "/api/v1/auth/login",
             "/api/v1/auth/logout",
             "/api/v1/banks",
             "/api/v1/health",
             "/api/v1/me",
+            "/api/v1/me/questionnaires",
+            "/api/v1/questionnaires/{questionnaire_id}/attempts",
             "/api/v1/referential",
         ]
 

@@ -1,0 +1,1 @@
+"""Candidate attempts: the frozen draw, the server-side timer, autosave, submission."""

@@ -1,0 +1,352 @@
+"""Taking a questionnaire: the candidate's JSON API and French pages."""
+
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from app.attempts import service as attempts_service
+from app.attempts import views
+from app.attempts.models import RUNNING, Attempt
+from app.attempts.schemas import AnswerSave, AnswerSaved, AttemptRead, QuestionnaireStatus
+from app.attempts.timing import remaining_seconds
+from app.auth.dependencies import require_roles
+from app.auth.models import UserAccount
+from app.auth.roles import Role
+from app.banks import service as banks_service
+from app.clock import paris_time
+from app.dependencies import AppSettings, DbSession, Now
+from app.web.templating import redirect, templates
+
+Candidate = Annotated[UserAccount, Depends(require_roles(Role.CANDIDAT))]
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["passation"])
+
+NOT_FOUND = "Tentative introuvable."
+
+
+@contextmanager
+def refusals():
+    """Domain refusals become HTTP answers with their French message."""
+    try:
+        yield
+    except attempts_service.AttemptNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+    except attempts_service.AttemptError as error:
+        raise HTTPException(409, str(error)) from None
+    except attempts_service.InvalidResponse as error:
+        raise HTTPException(422, str(error)) from None
+
+
+def _topic_labels(session, attempt: Attempt) -> dict[str, str]:
+    version = banks_service.get_version(
+        session=session, version_id=attempt.session_questionnaire.bank_version_id
+    )
+    return version.content["topics"]
+
+
+def _own_attempt(session, attempt_id: int, user: UserAccount, now, grace: int) -> Attempt:
+    """The candidate's attempt, finalised on the way if its time is over (lazy)."""
+    with refusals():
+        attempt = attempts_service.load_attempt(
+            session=session, attempt_id=attempt_id, user_id=user.id
+        )
+    attempts_service.finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+    return attempt
+
+
+# --------------------------------------------------------------------------- JSON API
+
+
+@api.get(
+    "/me/questionnaires",
+    response_model=list[QuestionnaireStatus],
+    summary="Mes questionnaires et leur état",
+)
+def my_questionnaires(session: DbSession, user: Candidate, now: Now):
+    return [
+        views.questionnaire_status(q, e, a, now=now)
+        for q, e, a in attempts_service.attempts_of_user(session=session, user_id=user.id)
+    ]
+
+
+@api.post(
+    "/questionnaires/{questionnaire_id}/attempts",
+    response_model=AttemptRead,
+    summary="Commencer le questionnaire, ou reprendre la tentative en cours",
+)
+def start_attempt(
+    questionnaire_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
+):
+    with refusals():
+        attempt = attempts_service.start_or_resume(
+            session=session,
+            user_id=user.id,
+            questionnaire_id=questionnaire_id,
+            now=now,
+            grace=settings.deadline_grace_seconds,
+        )
+    return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
+
+
+@api.get("/attempts/{attempt_id}", response_model=AttemptRead, summary="Une tentative")
+def get_attempt(
+    attempt_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
+
+
+@api.put(
+    "/attempts/{attempt_id}/answers/{question_id}",
+    response_model=AnswerSaved,
+    summary="Enregistrer une réponse (idempotent, ordonné par seq)",
+)
+def save_answer(
+    attempt_id: int,
+    question_id: str,
+    body: AnswerSave,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    try:
+        with refusals():
+            outcome = attempts_service.save_answer(
+                session=session,
+                attempt=attempt,
+                question_id=question_id,
+                selected=body.selected,
+                value=body.value,
+                seq=body.seq,
+                now=now,
+                grace=settings.deadline_grace_seconds,
+            )
+    except HTTPException as error:
+        # Returned, not raised: a lazily finalised attempt must be committed.
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    return AnswerSaved(
+        question_id=question_id,
+        stored=outcome.stored,
+        seq=outcome.answer.seq,
+        response=outcome.answer.response,
+        saved_at=outcome.answer.saved_at,
+        remaining_seconds=remaining_seconds(deadline_at=attempt.deadline_at, now=now),
+    )
+
+
+@api.post("/attempts/{attempt_id}/submit", response_model=AttemptRead, summary="Remettre")
+def submit_attempt(
+    attempt_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    attempts_service.submit(
+        session=session, attempt=attempt, now=now, grace=settings.deadline_grace_seconds
+    )
+    return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@router.post("/questionnaires/{questionnaire_id}/demarrer")
+def start_page(
+    questionnaire_id: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    try:
+        attempt = attempts_service.start_or_resume(
+            session=session,
+            user_id=user.id,
+            questionnaire_id=questionnaire_id,
+            now=now,
+            grace=settings.deadline_grace_seconds,
+        )
+    except attempts_service.AttemptNotFound:
+        raise HTTPException(404, "Questionnaire introuvable.") from None
+    except attempts_service.AttemptError as error:
+        raise HTTPException(409, str(error)) from None
+    position = next((i.position for i in attempt.items if not i.seen), 1)
+    return redirect(request, f"/tentatives/{attempt.id}/questions/{position}")
+
+
+def _finished_redirect(request: Request, attempt: Attempt):
+    return redirect(request, f"/tentatives/{attempt.id}/resultat")
+
+
+@router.get("/tentatives/{attempt_id}/questions/{position}")
+def question_page(
+    attempt_id: int,
+    position: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status != RUNNING:
+        return _finished_redirect(request, attempt)
+    if not 1 <= position <= len(attempt.items):
+        raise HTTPException(404, "Question introuvable.")
+    item = attempt.items[position - 1]
+    attempts_service.mark_seen(session=session, item=item)
+    return templates.TemplateResponse(
+        request,
+        "attempts/question.html",
+        {
+            "user": user,
+            "attempt": attempt,
+            "item": item,
+            "question": views.question_read(item),
+            "remaining": remaining_seconds(deadline_at=attempt.deadline_at, now=now),
+            "saved_time": paris_time(item.answer.saved_at) if item.answer else None,
+            "answered": attempts_service.is_answered,
+        },
+    )
+
+
+@router.post("/tentatives/{attempt_id}/questions/{position}")
+def question_form(
+    attempt_id: int,
+    position: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+    selected: Annotated[list[str] | None, Form()] = None,
+    value: Annotated[str | None, Form(max_length=50)] = None,
+    go: Annotated[str, Form()] = "suivante",
+):
+    """The save without JavaScript: the form posts, the server numbers the save."""
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status != RUNNING:
+        return _finished_redirect(request, attempt)
+    if not 1 <= position <= len(attempt.items):
+        raise HTTPException(404, "Question introuvable.")
+    item = attempt.items[position - 1]
+    if selected or (value or "").strip():
+        with refusals():
+            attempts_service.save_answer(
+                session=session,
+                attempt=attempt,
+                question_id=item.question_id,
+                selected=selected,
+                value=value if item.question_version.content["type"] == "numeric" else None,
+                seq=(item.answer.seq if item.answer else 0) + 1,
+                now=now,
+                grace=settings.deadline_grace_seconds,
+            )
+    targets = {
+        "precedente": max(1, position - 1),
+        "suivante": min(len(attempt.items), position + 1),
+        "rester": position,
+    }
+    if go == "relecture":
+        return redirect(request, f"/tentatives/{attempt.id}/relecture")
+    return redirect(request, f"/tentatives/{attempt.id}/questions/{targets.get(go, position)}")
+
+
+@router.post("/tentatives/{attempt_id}/questions/{position}/marque")
+def toggle_flag(
+    attempt_id: int,
+    position: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status != RUNNING:
+        return _finished_redirect(request, attempt)
+    if not 1 <= position <= len(attempt.items):
+        raise HTTPException(404, "Question introuvable.")
+    item = attempt.items[position - 1]
+    with refusals():
+        attempts_service.set_flag(
+            session=session, attempt=attempt, question_id=item.question_id, flagged=not item.flagged
+        )
+    return redirect(request, f"/tentatives/{attempt.id}/questions/{position}")
+
+
+@router.get("/tentatives/{attempt_id}/relecture")
+def review_page(
+    attempt_id: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status != RUNNING:
+        return _finished_redirect(request, attempt)
+    return templates.TemplateResponse(
+        request,
+        "attempts/review.html",
+        {
+            "user": user,
+            "attempt": attempt,
+            "remaining": remaining_seconds(deadline_at=attempt.deadline_at, now=now),
+            "unanswered": [i for i in attempt.items if not attempts_service.is_answered(i)],
+            "flagged": [i for i in attempt.items if i.flagged],
+            "answered": attempts_service.is_answered,
+        },
+    )
+
+
+@router.post("/tentatives/{attempt_id}/remettre")
+def submit_page(
+    attempt_id: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+    confirm: Annotated[str | None, Form()] = None,
+    auto: Annotated[str | None, Form()] = None,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status == RUNNING:
+        if confirm != "oui" and auto != "1":
+            return redirect(request, f"/tentatives/{attempt.id}/relecture")
+        attempts_service.submit(
+            session=session, attempt=attempt, now=now, grace=settings.deadline_grace_seconds
+        )
+    return _finished_redirect(request, attempt)
+
+
+@router.get("/tentatives/{attempt_id}/resultat")
+def result_page(
+    attempt_id: int,
+    request: Request,
+    session: DbSession,
+    user: Candidate,
+    now: Now,
+    settings: AppSettings,
+):
+    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+    if attempt.status == RUNNING:
+        return redirect(request, f"/tentatives/{attempt.id}/questions/1")
+    labels = _topic_labels(session, attempt)
+    return templates.TemplateResponse(
+        request,
+        "attempts/result.html",
+        {
+            "user": user,
+            "attempt": attempt,
+            "result": views.result_read(attempt, now=now, topic_labels=labels),
+            "items": {item.question_id: item for item in attempt.items},
+            "finished_at": attempt.finished_at,
+        },
+    )

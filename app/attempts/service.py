@@ -1,0 +1,440 @@
+"""Starting, saving, submitting and finalising attempts. Services only flush.
+
+Every function takes ``now`` from the caller: the server's clock, injected so that tests
+control it.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from app.attempts.draw import DrawError, draw
+from app.attempts.models import EXPIRED, RUNNING, SUBMITTED, Answer, Attempt, AttemptItem
+from app.attempts.timing import accepts_saves, deadline
+from app.banks.models import QuestionVersion
+from app.clock import paris_date, paris_datetime
+from app.referential.model import default_referential
+from app.scoring.engine import score_attempt
+from app.sessions.models import Enrolment, ExamSession, SessionQuestionnaire
+
+
+class AttemptError(Exception):
+    """A refusal whose message is shown to the candidate as is (HTTP 409)."""
+
+
+class AttemptNotFound(Exception):
+    """No such attempt for this candidate (HTTP 404: never tell whose it is)."""
+
+
+class InvalidResponse(ValueError):
+    """A response that does not fit the question (HTTP 422)."""
+
+
+DEADLINE_PASSED = (
+    "Le temps imparti est écoulé : cette réponse n'a pas été enregistrée. "
+    "Les réponses enregistrées avant l'échéance sont conservées."
+)
+
+
+def _attempt_query():
+    return select(Attempt).options(
+        joinedload(Attempt.session_questionnaire).joinedload(SessionQuestionnaire.exam_session),
+        joinedload(Attempt.enrolment),
+        selectinload(Attempt.items).joinedload(AttemptItem.question_version),
+        selectinload(Attempt.items).joinedload(AttemptItem.answer),
+    )
+
+
+def load_attempt(*, session: Session, attempt_id: int, user_id: int | None = None) -> Attempt:
+    """The attempt with everything a page needs; ``user_id`` restricts it to its owner."""
+    query = _attempt_query().where(Attempt.id == attempt_id)
+    if user_id is not None:
+        query = query.join(Attempt.enrolment).where(Enrolment.user_id == user_id)
+    attempt = session.scalars(query).unique().one_or_none()
+    if attempt is None:
+        raise AttemptNotFound()
+    return attempt
+
+
+def threshold_for(theme: str) -> Decimal:
+    """The pass threshold of a questionnaire, from the referential."""
+    return default_referential().questionnaire(theme).pass_threshold_percent
+
+
+def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: datetime) -> None:
+    """Close the attempt with what was saved and score it."""
+    result = score_attempt(
+        [
+            (item.question_version.content, item.answer.response if item.answer else None)
+            for item in attempt.items
+        ],
+        threshold_percent=threshold_for(attempt.session_questionnaire.theme),
+    )
+    attempt.status = status
+    attempt.finished_at = finished_at
+    attempt.points = Decimal(result.points.numerator) / Decimal(result.points.denominator)
+    attempt.max_points = Decimal(result.max_points)
+    attempt.percent = result.percent
+    attempt.passed = result.passed
+    session.flush()
+
+
+def finalise_if_expired(*, session: Session, attempt: Attempt, now: datetime, grace: int) -> bool:
+    """Finalise a running attempt whose deadline and grace have passed (lazy finalisation)."""
+    if attempt.status == RUNNING and not accepts_saves(
+        deadline_at=attempt.deadline_at, now=now, grace_seconds=grace
+    ):
+        finalise(session=session, attempt=attempt, status=EXPIRED, finished_at=attempt.deadline_at)
+        return True
+    return False
+
+
+def sweep_expired(*, session: Session, now: datetime, grace: int) -> int:
+    """Finalise every expired attempt; safe to run in every process at once."""
+    limit = now - timedelta(seconds=grace)
+    ids = session.scalars(
+        select(Attempt.id)
+        .where(Attempt.status == RUNNING, Attempt.deadline_at < limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for attempt_id in ids:
+        attempt = load_attempt(session=session, attempt_id=attempt_id)
+        finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+    return len(ids)
+
+
+def _enrolment(*, session: Session, user_id: int, questionnaire: SessionQuestionnaire) -> Enrolment:
+    enrolment = session.scalar(
+        select(Enrolment).where(
+            Enrolment.exam_session_id == questionnaire.exam_session_id,
+            Enrolment.user_id == user_id,
+        )
+    )
+    if enrolment is None:
+        raise AttemptError("Vous n'êtes pas inscrit à la session de ce questionnaire.")
+    return enrolment
+
+
+def get_questionnaire(*, session: Session, questionnaire_id: int) -> SessionQuestionnaire:
+    questionnaire = session.scalars(
+        select(SessionQuestionnaire)
+        .options(joinedload(SessionQuestionnaire.exam_session))
+        .where(SessionQuestionnaire.id == questionnaire_id)
+    ).one_or_none()
+    if questionnaire is None:
+        raise AttemptNotFound()
+    return questionnaire
+
+
+def start_or_resume(
+    *, session: Session, user_id: int, questionnaire_id: int, now: datetime, grace: int
+) -> Attempt:
+    """The running attempt, or a new one drawn now; refusals say why in French."""
+    questionnaire = get_questionnaire(session=session, questionnaire_id=questionnaire_id)
+    enrolment = _enrolment(session=session, user_id=user_id, questionnaire=questionnaire)
+    previous = (
+        session.scalars(
+            _attempt_query()
+            .where(
+                Attempt.enrolment_id == enrolment.id,
+                Attempt.session_questionnaire_id == questionnaire.id,
+            )
+            .order_by(Attempt.number)
+        )
+        .unique()
+        .all()
+    )
+    for attempt in previous:
+        finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+        if attempt.status == RUNNING:
+            return attempt
+    exam = questionnaire.exam_session
+    if now < exam.opens_at:
+        raise AttemptError(
+            f"La session « {exam.name} » n'est pas encore ouverte : elle ouvre le "
+            f"{paris_datetime(exam.opens_at)}."
+        )
+    if now >= exam.closes_at:
+        raise AttemptError(f"La session « {exam.name} » est fermée.")
+    if len(previous) >= questionnaire.max_attempts:
+        raise AttemptError("Vous avez déjà passé ce questionnaire.")
+    attempt = _new_attempt(
+        session=session,
+        questionnaire=questionnaire,
+        enrolment=enrolment,
+        number=len(previous) + 1,
+        now=now,
+    )
+    return load_attempt(session=session, attempt_id=attempt.id)
+
+
+def _new_attempt(
+    *,
+    session: Session,
+    questionnaire: SessionQuestionnaire,
+    enrolment: Enrolment,
+    number: int,
+    now: datetime,
+) -> Attempt:
+    versions = session.scalars(
+        select(QuestionVersion).where(
+            QuestionVersion.bank_version_id == questionnaire.bank_version_id
+        )
+    ).all()
+    today = paris_date(now)
+    eligible: dict[str, list[str]] = {}
+    for version in versions:
+        if _valid_on(version.content, today):
+            eligible.setdefault(version.topic, []).append(version.question_id)
+    seed = secrets.token_hex(16)
+    try:
+        drawn = draw(
+            seed=seed,
+            eligible=eligible,
+            quotas=questionnaire.quotas,
+            options={
+                v.question_id: _option_ids(v.content) for v in versions if v.type != "numeric"
+            },
+            shuffle_questions=questionnaire.shuffle_questions,
+            shuffle_options=questionnaire.shuffle_options,
+        )
+    except DrawError as error:
+        raise AttemptError(f"Ce questionnaire ne peut pas être tiré : {error}.") from None
+    exam = questionnaire.exam_session
+    by_id = {v.question_id: v for v in versions}
+    attempt = Attempt(
+        enrolment_id=enrolment.id,
+        session_questionnaire_id=questionnaire.id,
+        number=number,
+        seed=seed,
+        status=RUNNING,
+        started_at=now,
+        deadline_at=deadline(
+            started_at=now,
+            duration_minutes=questionnaire.duration_minutes,
+            extra_time_percent=enrolment.extra_time_percent,
+            closes_at=exam.closes_at,
+            accommodated_beyond_close=exam.accommodated_beyond_close,
+        ),
+    )
+    try:
+        with session.begin_nested():  # two tabs starting at once: one attempt wins
+            session.add(attempt)
+            session.flush()
+            session.add_all(
+                AttemptItem(
+                    attempt_id=attempt.id,
+                    position=position,
+                    question_id=item.question_id,
+                    question_version_id=by_id[item.question_id].id,
+                    option_order=list(item.option_order) if item.option_order else None,
+                )
+                for position, item in enumerate(drawn, start=1)
+            )
+            session.flush()
+    except IntegrityError:
+        existing = session.scalar(
+            select(Attempt).where(
+                Attempt.enrolment_id == enrolment.id,
+                Attempt.session_questionnaire_id == questionnaire.id,
+                Attempt.number == number,
+            )
+        )
+        if existing is None:
+            raise
+        return existing
+    return attempt
+
+
+def _option_ids(content: dict) -> list[str]:
+    if content["type"] == "true_false":
+        return ["true", "false"]
+    return [option["id"] for option in content["options"]]
+
+
+def _valid_on(content: dict, day: date) -> bool:
+    start = date.fromisoformat(content["valid_from"]) if content.get("valid_from") else None
+    end = date.fromisoformat(content["valid_until"]) if content.get("valid_until") else None
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    stored: bool
+    answer: Answer
+
+
+def item_by_question(attempt: Attempt, question_id: str) -> AttemptItem:
+    for item in attempt.items:
+        if item.question_id == question_id:
+            return item
+    raise AttemptNotFound()
+
+
+def normalise_response(content: dict, *, selected: list[str] | None, value) -> dict:
+    """A response checked against its question: known options, one for single choice."""
+    kind = content["type"]
+    if kind == "numeric":
+        if value is None:
+            raise InvalidResponse("Une valeur numérique est attendue.")
+        try:
+            number = Decimal(str(value).replace(",", ".").replace(" ", "").replace("\u202f", ""))
+        except InvalidOperation:
+            raise InvalidResponse(f"« {value} » n'est pas un nombre.") from None
+        if not number.is_finite():
+            raise InvalidResponse(f"« {value} » n'est pas un nombre.")
+        return {"value": str(number)}
+    chosen = list(dict.fromkeys(selected or []))
+    unknown = sorted(set(chosen) - set(_option_ids(content)))
+    if unknown:
+        raise InvalidResponse(f"Option inconnue : {', '.join(unknown)}.")
+    if kind in ("single_choice", "true_false") and len(chosen) > 1:
+        raise InvalidResponse("Une seule réponse est possible pour cette question.")
+    return {"selected": chosen}
+
+
+def save_answer(
+    *,
+    session: Session,
+    attempt: Attempt,
+    question_id: str,
+    selected: list[str] | None,
+    value,
+    seq: int,
+    now: datetime,
+    grace: int,
+) -> SaveOutcome:
+    """Store a response unless a newer one (higher ``seq``) is already there."""
+    if attempt.status != RUNNING:
+        raise AttemptError("Ce questionnaire est déjà remis : les réponses ne changent plus.")
+    if finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace):
+        raise AttemptError(DEADLINE_PASSED)
+    item = item_by_question(attempt, question_id)
+    response = normalise_response(item.question_version.content, selected=selected, value=value)
+    item.seen = True
+    existing = item.answer
+    if existing is None:
+        try:
+            with session.begin_nested():
+                created = Answer(item=item, response=response, seq=seq, saved_at=now)
+                session.add(created)
+                session.flush()
+            attempt.last_saved_at = now
+            session.flush()
+            return SaveOutcome(stored=True, answer=created)
+        except IntegrityError:  # a concurrent first save of the same item won the insert
+            existing = session.scalars(
+                select(Answer).where(Answer.attempt_item_id == item.id)
+            ).one()
+    if seq <= existing.seq:
+        return SaveOutcome(stored=False, answer=existing)
+    # Compare-and-set on seq: a concurrent newer save is never overwritten by this one.
+    changed = session.execute(
+        update(Answer)
+        .where(Answer.id == existing.id, Answer.seq < seq)
+        .values(response=response, seq=seq, saved_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(existing)
+    if changed:
+        attempt.last_saved_at = now
+    session.flush()
+    return SaveOutcome(stored=changed == 1, answer=existing)
+
+
+def set_flag(*, session: Session, attempt: Attempt, question_id: str, flagged: bool) -> AttemptItem:
+    if attempt.status != RUNNING:
+        raise AttemptError("Ce questionnaire est déjà remis.")
+    item = item_by_question(attempt, question_id)
+    item.flagged = flagged
+    session.flush()
+    return item
+
+
+def mark_seen(*, session: Session, item: AttemptItem) -> None:
+    if not item.seen:
+        item.seen = True
+        session.flush()
+
+
+def submit(*, session: Session, attempt: Attempt, now: datetime, grace: int) -> Attempt:
+    """Submit and score; submitting twice is harmless."""
+    if attempt.status != RUNNING:
+        return attempt
+    if finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace):
+        return attempt
+    finalise(session=session, attempt=attempt, status=SUBMITTED, finished_at=now)
+    return attempt
+
+
+def recompute_deadlines(*, session: Session, enrolment: Enrolment, exam: ExamSession) -> int:
+    """After an accommodation change, move the deadline of the candidate's running attempts."""
+    attempts = session.scalars(
+        select(Attempt)
+        .options(joinedload(Attempt.session_questionnaire))
+        .where(Attempt.enrolment_id == enrolment.id, Attempt.status == RUNNING)
+    ).all()
+    for attempt in attempts:
+        attempt.deadline_at = deadline(
+            started_at=attempt.started_at,
+            duration_minutes=attempt.session_questionnaire.duration_minutes,
+            extra_time_percent=enrolment.extra_time_percent,
+            closes_at=exam.closes_at,
+            accommodated_beyond_close=exam.accommodated_beyond_close,
+        )
+    session.flush()
+    return len(attempts)
+
+
+def answered_count(attempt: Attempt) -> int:
+    return sum(1 for item in attempt.items if item.answer and _has_content(item.answer.response))
+
+
+def _has_content(response: dict) -> bool:
+    return bool(response.get("selected")) or response.get("value") not in (None, "")
+
+
+def is_answered(item: AttemptItem) -> bool:
+    return item.answer is not None and _has_content(item.answer.response)
+
+
+def attempts_of_user(
+    *, session: Session, user_id: int
+) -> list[tuple[SessionQuestionnaire, Enrolment, Attempt | None]]:
+    """Every questionnaire of the sessions the user is enrolled in, with the latest attempt."""
+    rows = session.execute(
+        select(SessionQuestionnaire, Enrolment)
+        .join(Enrolment, Enrolment.exam_session_id == SessionQuestionnaire.exam_session_id)
+        .options(joinedload(SessionQuestionnaire.exam_session))
+        .where(Enrolment.user_id == user_id)
+        .order_by(SessionQuestionnaire.exam_session_id, SessionQuestionnaire.id)
+    ).all()
+    latest: dict[tuple[int, int], Attempt] = {}
+    if rows:
+        for attempt in session.scalars(
+            select(Attempt)
+            .where(Attempt.enrolment_id.in_({enrolment.id for _, enrolment in rows}))
+            .order_by(Attempt.number)
+        ):
+            latest[(attempt.enrolment_id, attempt.session_questionnaire_id)] = attempt
+    return [(q, e, latest.get((e.id, q.id))) for q, e in rows]
+
+
+def session_attempts(*, session: Session, exam_session_id: int) -> list[Attempt]:
+    """Every attempt of a session with its items and answers (the proctor's view)."""
+    return list(
+        session.scalars(
+            _attempt_query()
+            .join(Attempt.session_questionnaire)
+            .where(SessionQuestionnaire.exam_session_id == exam_session_id)
+        ).unique()
+    )
+
+
+def count_running(*, session: Session) -> int:
+    return session.scalar(select(func.count()).where(Attempt.status == RUNNING)) or 0

@@ -1,0 +1,1 @@
+"""Scoring against the referential's threshold, with exact arithmetic."""

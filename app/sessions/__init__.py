@@ -1,0 +1,1 @@
+"""Exam sessions: questionnaires pinned to bank versions, enrolments, accommodations."""
