@@ -24,9 +24,11 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Base de données.", no_args_is_help=True)
 banks_cli = typer.Typer(help="Banques de questions.", no_args_is_help=True)
 users_cli = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
+attempts_cli = typer.Typer(help="Passations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(banks_cli, name="banks")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(attempts_cli, name="attempts")
 
 # soft_wrap: one `fichier:ligne: message` per line, whatever the terminal's width.
 out = Console(highlight=False, soft_wrap=True)
@@ -246,6 +248,19 @@ def users_create(
             email=email,
         )
     out.print(f"Compte « {user.login} » créé (rôle {user.role.label.lower()}).", markup=False)
+
+
+@attempts_cli.command("sweep")
+def attempts_sweep() -> None:
+    """Remet les passations dont l'échéance (plus le délai de grâce) est passée."""
+    from app.attempts import service as attempts_service
+    from app.db import utcnow
+
+    with transaction() as session:
+        count = attempts_service.sweep_expired(
+            session=session, now=utcnow(), grace=_settings().deadline_grace_seconds
+        )
+    out.print(f"{count} passation(s) expirée(s) remise(s).")
 
 
 @cli.command("demo")

@@ -5,6 +5,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.attempts import router as attempts_router
+from app.attempts.sweeper import sweeper_lifespan
 from app.auth import router as auth_router
 from app.auth.dependencies import csrf_protect
 from app.banks import router as banks_router
@@ -23,8 +24,9 @@ API_DESCRIPTION = (
 )
 
 
-def create_app() -> FastAPI:
+def create_app(*, sweeper: bool = True) -> FastAPI:
     app = FastAPI(
+        lifespan=sweeper_lifespan if sweeper else None,
         title="ccpq",
         version="0.1.0",
         description=API_DESCRIPTION,

@@ -93,7 +93,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def web_app(db: Session, settings: Settings):
-    application = create_app()
+    application = create_app(sweeper=False)
 
     def _db() -> Iterator[Session]:
         try:

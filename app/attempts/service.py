@@ -310,6 +310,8 @@ def save_answer(
     grace: int,
 ) -> SaveOutcome:
     """Store a response unless a newer one (higher ``seq``) is already there."""
+    if attempt.status == EXPIRED:
+        raise AttemptError(DEADLINE_PASSED)
     if attempt.status != RUNNING:
         raise AttemptError("Ce questionnaire est déjà remis : les réponses ne changent plus.")
     if finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace):

@@ -16,6 +16,7 @@ from app.attempts.schemas import (
 from app.attempts.service import answered_count, threshold_for
 from app.attempts.timing import remaining_seconds
 from app.clock import paris_datetime
+from app.decimals import plain_decimal
 from app.scoring.engine import correct_selection, score_item
 from app.sessions.models import Enrolment, SessionQuestionnaire
 
@@ -105,9 +106,9 @@ def result_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]
     result = ResultRead(
         available=True,
         message="Résultat disponible.",
-        points=attempt.points,
+        points=plain_decimal(attempt.points),
         max_points=int(attempt.max_points or 0),
-        percent=attempt.percent,
+        percent=attempt.percent.quantize(Decimal("0.01")),
         threshold_percent=threshold_for(questionnaire.theme),
         passed=attempt.passed,
     )
@@ -120,7 +121,9 @@ def result_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]
             entry[0] += Decimal(points.numerator) / Decimal(points.denominator)
             entry[1] += 1
         result.topics = [
-            TopicResult(topic=t, label=topic_labels.get(t, t), points=p, max_points=m)
+            TopicResult(
+                topic=t, label=topic_labels.get(t, t), points=plain_decimal(p), max_points=m
+            )
             for t, (p, m) in sorted(totals.items(), key=lambda kv: topic_labels.get(kv[0], kv[0]))
         ]
     if questionnaire.review == "correction":

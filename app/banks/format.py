@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.decimals import plain_decimal
 from app.yamlmarks import MarkedData, load_marked
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -46,11 +47,6 @@ CHOICE_TYPES = ("single_choice", "multiple_choice")
 def version_key(version: str) -> tuple[int, ...]:
     """Sort key of a calendar version: 2026.10 comes after 2026.9."""
     return tuple(int(part) for part in version.split("."))
-
-
-def _plain_decimal(value: Decimal) -> Decimal:
-    # 11600, 11600.0 and 1.16E+4 are one value: one canonical spelling, one hash.
-    return Decimal(format(value.normalize(), "f"))
 
 
 class _Model(BaseModel):
@@ -103,7 +99,7 @@ class NumericQuestion(_QuestionBase):
     @field_validator("answer", "tolerance")
     @classmethod
     def _canonical(cls, value: Decimal) -> Decimal:
-        return _plain_decimal(value)
+        return plain_decimal(value)
 
 
 Question = Annotated[

@@ -1,0 +1,336 @@
+"""Taking a questionnaire through the JSON API, with a controlled clock."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.attempts import service as attempts_service
+from app.attempts.models import Attempt
+from app.sessions import service as sessions_service
+from tests.attempts.conftest import CLOSES, login
+
+GRACE = 10  # the default CCPQ_DEADLINE_GRACE_SECONDS
+
+
+def start(client, exam):
+    response = client.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def save(client, attempt_id, question_id, seq, **body):
+    return client.put(
+        f"/api/v1/attempts/{attempt_id}/answers/{question_id}", json={"seq": seq, **body}
+    )
+
+
+def by_type(attempt: dict, kind: str) -> dict:
+    return next(q for q in attempt["questions"] if q["type"] == kind)
+
+
+class TestStart:
+    def test_draw_follows_the_blueprint_and_hides_the_keys(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        assert attempt["status"] == "running" and attempt["total"] == 3
+        assert sorted(q["question_id"] for q in attempt["questions"]) == [
+            "q-choix",
+            "q-multiple",
+            "q-vrai-faux",
+        ]  # q-nombre is no longer valid on the exam day
+        assert attempt["remaining_seconds"] == 20 * 60
+        assert attempt["deadline"] == "2026-12-01T09:20:00Z"
+        assert attempt["result"] is None
+        body = candidate.get(f"/api/v1/attempts/{attempt['id']}").text
+        for secret in ('"correct"', '"answer"', '"explanation"', "Le taux croît par tranches"):
+            assert secret not in body
+        assert by_type(attempt, "true_false")["options"] == [
+            {"id": "true", "text": "Vrai"},
+            {"id": "false", "text": "Faux"},
+        ] or by_type(attempt, "true_false")["options"] == [
+            {"id": "false", "text": "Faux"},
+            {"id": "true", "text": "Vrai"},
+        ]
+
+    def test_second_start_resumes(self, candidate, exam, clock):
+        first = start(candidate, exam)
+        clock.advance(minutes=3)
+        second = start(candidate, exam)
+        assert second["id"] == first["id"]
+        assert second["questions"] == first["questions"]  # same draw, same option order
+        assert second["remaining_seconds"] == 17 * 60
+
+    def test_the_attempt_freezes_what_was_shown(self, candidate, exam, db):
+        attempt = start(candidate, exam)
+        stored = db.scalar(select(Attempt).where(Attempt.id == attempt["id"]))
+        items = attempts_service.load_attempt(session=db, attempt_id=stored.id).items
+        assert [i.question_id for i in items] == [q["question_id"] for q in attempt["questions"]]
+        choice = next(i for i in items if i.question_id == "q-multiple")
+        shown = next(q for q in attempt["questions"] if q["question_id"] == "q-multiple")
+        assert choice.option_order == [o["id"] for o in shown["options"]]
+        assert sorted(choice.option_order) == ["a", "b", "c"]
+
+    def test_one_attempt_only(self, candidate, exam):
+        attempt = start(candidate, exam)
+        candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
+        again = candidate.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert (again.status_code, again.json()) == (
+            409,
+            {"detail": "Vous avez déjà passé ce questionnaire."},
+        )
+
+    def test_outside_the_window(self, candidate, exam, clock):
+        clock.now = CLOSES
+        response = candidate.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert (response.status_code, response.json()) == (
+            409,
+            {"detail": "La session « Session de test » est fermée."},
+        )
+        clock.now = CLOSES - timedelta(days=1)
+        response = candidate.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert response.json() == {
+            "detail": "La session « Session de test » n'est pas encore ouverte : elle ouvre le "
+            "01/12/2026 à 09:00."
+        }
+
+    def test_only_enrolled_candidates(self, client, exam, clock, make_user):
+        make_user("bob", "candidat")
+        login(client, "bob")
+        response = client.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert (response.status_code, response.json()) == (
+            409,
+            {"detail": "Vous n'êtes pas inscrit à la session de ce questionnaire."},
+        )
+
+    def test_staff_cannot_take_it(self, client, exam, make_user):
+        make_user("jules", "jury")
+        login(client, "jules")
+        response = client.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert response.status_code == 403
+
+
+class TestDeadline:
+    def test_save_inside_the_grace_is_accepted_after_is_refused(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        deadline = clock.now + timedelta(minutes=20)
+        clock.now = deadline + timedelta(seconds=GRACE - 1)
+        accepted = save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        assert accepted.status_code == 200 and accepted.json()["stored"] is True
+        assert accepted.json()["remaining_seconds"] == 0
+        clock.now = deadline + timedelta(seconds=GRACE + 1)
+        refused = save(candidate, attempt["id"], "q-choix", 2, selected=["b"])
+        assert (refused.status_code, refused.json()) == (
+            409,
+            {"detail": attempts_service.DEADLINE_PASSED},
+        )
+        after = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert after["status"] == "expired"  # finalised with what was saved
+        assert by_id(after, "q-choix")["response"] == {"selected": ["a"]}
+
+    def test_expired_attempt_is_finalised_lazily(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        save(candidate, attempt["id"], "q-vrai-faux", 1, selected=["true"])
+        clock.advance(minutes=20, seconds=GRACE + 1)
+        after = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert after["status"] == "expired"
+        assert after["remaining_seconds"] == 0
+
+    def test_sweeper_finalises_without_the_candidate(self, candidate, exam, clock, db):
+        attempt = start(candidate, exam)
+        save(candidate, attempt["id"], "q-vrai-faux", 1, selected=["true"])
+        save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        just_before = clock.now + timedelta(minutes=20, seconds=GRACE)
+        assert attempts_service.sweep_expired(session=db, now=just_before, grace=GRACE) == 0
+        later = just_before + timedelta(seconds=1)
+        assert attempts_service.sweep_expired(session=db, now=later, grace=GRACE) == 1
+        assert attempts_service.sweep_expired(session=db, now=later, grace=GRACE) == 0
+        stored = db.get(Attempt, attempt["id"])
+        db.refresh(stored)
+        assert (stored.status, stored.points, stored.max_points, stored.passed) == (
+            "expired",
+            2,
+            3,
+            True,
+        )
+        assert stored.finished_at == clock.now + timedelta(minutes=20)
+
+    def test_extra_time_extends_the_deadline(self, candidate, exam, db):
+        sessions_service.set_accommodation(
+            session=db, enrolment_id=exam.enrolment_id, extra_time_percent=33, arrangements=None
+        )
+        db.commit()
+        attempt = start(candidate, exam)
+        assert attempt["remaining_seconds"] == 20 * 60 * 133 // 100  # 1 596 s
+
+    def test_extra_time_granted_during_the_attempt(self, candidate, exam, db, clock):
+        attempt = start(candidate, exam)
+        clock.advance(minutes=5)
+        sessions_service.set_accommodation(
+            session=db,
+            enrolment_id=exam.enrolment_id,
+            extra_time_percent=50,
+            arrangements="Salle isolée",
+        )
+        db.commit()
+        after = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert after["remaining_seconds"] == 30 * 60 - 5 * 60
+
+    def test_closing_time_cuts_unless_accommodated(self, candidate, exam, clock, db):
+        clock.now = CLOSES - timedelta(minutes=10)
+        attempt = start(candidate, exam)
+        assert attempt["deadline"] == "2026-12-01T12:00:00Z"
+        sessions_service.set_accommodation(
+            session=db, enrolment_id=exam.enrolment_id, extra_time_percent=33, arrangements=None
+        )
+        db.commit()
+        after = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert after["deadline"] == "2026-12-01T12:16:36Z"  # 11:50 + 26 min 36 s
+
+
+def by_id(attempt: dict, question_id: str) -> dict:
+    return next(q for q in attempt["questions"] if q["question_id"] == question_id)
+
+
+class TestSaves:
+    def test_newest_save_wins_whatever_the_arrival_order(self, candidate, exam):
+        attempt = start(candidate, exam)
+        newer = save(candidate, attempt["id"], "q-multiple", 2, selected=["a", "b"])
+        older = save(candidate, attempt["id"], "q-multiple", 1, selected=["c"])
+        assert newer.json()["stored"] is True
+        assert older.status_code == 200
+        assert older.json()["stored"] is False
+        assert older.json()["response"] == {"selected": ["a", "b"]}
+        assert older.json()["seq"] == 2
+        stored = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert by_id(stored, "q-multiple")["response"] == {"selected": ["a", "b"]}
+
+    def test_replaying_a_save_is_harmless(self, candidate, exam):
+        attempt = start(candidate, exam)
+        first = save(candidate, attempt["id"], "q-choix", 5, selected=["b"])
+        replay = save(candidate, attempt["id"], "q-choix", 5, selected=["b"])
+        assert (first.json()["stored"], replay.json()["stored"]) == (True, False)
+        assert replay.json()["saved_at"] == first.json()["saved_at"]
+
+    @pytest.mark.parametrize(
+        ("question_id", "body", "message"),
+        [
+            ("q-choix", {"selected": ["z"]}, "Option inconnue : z."),
+            (
+                "q-choix",
+                {"selected": ["a", "b"]},
+                "Une seule réponse est possible pour cette question.",
+            ),
+            ("q-vrai-faux", {"selected": ["a"]}, "Option inconnue : a."),
+        ],
+    )
+    def test_invalid_response(self, candidate, exam, question_id, body, message):
+        attempt = start(candidate, exam)
+        response = save(candidate, attempt["id"], question_id, 1, **body)
+        assert (response.status_code, response.json()) == (422, {"detail": message})
+
+    def test_unknown_question(self, candidate, exam):
+        attempt = start(candidate, exam)
+        response = save(candidate, attempt["id"], "q-nombre", 1, value=17.2)
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Tentative introuvable."},
+        )
+
+    def test_no_save_after_submit(self, candidate, exam):
+        attempt = start(candidate, exam)
+        candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
+        response = save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        assert (response.status_code, response.json()) == (
+            409,
+            {"detail": "Ce questionnaire est déjà remis : les réponses ne changent plus."},
+        )
+
+
+class TestPrivacy:
+    def test_another_candidate_cannot_read_or_write(self, candidate, exam, client, make_user, db):
+        attempt = start(candidate, exam)
+        bob = make_user("bob", "candidat")
+        exam_session = sessions_service.get_session(session=db, exam_session_id=exam.session_id)
+        sessions_service.enrol(session=db, exam=exam_session, user=bob, candidate_number="C-002")
+        db.commit()
+        login(client, "bob")
+        assert client.get(f"/api/v1/attempts/{attempt['id']}").status_code == 404
+        assert save(client, attempt["id"], "q-choix", 9, selected=["b"]).status_code == 404
+        assert client.post(f"/api/v1/attempts/{attempt['id']}/submit").status_code == 404
+
+
+class TestSubmitAndResult:
+    def answer_all(self, client, attempt, right: bool):
+        save(client, attempt["id"], "q-choix", 1, selected=["a" if right else "b"])
+        save(client, attempt["id"], "q-multiple", 1, selected=["a", "b"] if right else ["a"])
+        save(client, attempt["id"], "q-vrai-faux", 1, selected=["true"])
+
+    def test_result_waits_for_the_session_to_close(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        self.answer_all(candidate, attempt, right=True)
+        submitted = candidate.post(f"/api/v1/attempts/{attempt['id']}/submit").json()
+        assert submitted["status"] == "submitted"
+        assert submitted["result"] == {
+            "available": False,
+            "message": "Votre questionnaire est remis. Le résultat sera disponible à partir du "
+            "01/12/2026 à 13:00.",
+            "points": None,
+            "max_points": None,
+            "percent": None,
+            "threshold_percent": None,
+            "passed": None,
+            "topics": None,
+            "corrections": None,
+        }
+        clock.now = CLOSES
+        result = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()["result"]
+        assert result["available"] is True
+        assert (result["points"], result["max_points"], result["percent"]) == ("3", 3, "100.00")
+        assert (result["threshold_percent"], result["passed"]) == ("60", True)
+        assert [(t["topic"], t["points"], t["max_points"]) for t in result["topics"]] == [
+            ("bareme", "2", 2),
+            ("epargne", "1", 1),
+        ]
+        correction = next(c for c in result["corrections"] if c["question_id"] == "q-multiple")
+        assert correction["expected"] == {"selected": ["a", "b"]}
+        assert correction["explanation"] == "Le compte courant n'est pas un livret."
+
+    def test_failing_score(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        self.answer_all(candidate, attempt, right=False)
+        candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
+        clock.now = CLOSES
+        result = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()["result"]
+        assert (result["points"], result["percent"], result["passed"]) == ("1", "33.33", False)
+
+    def test_double_submit_is_harmless(self, candidate, exam, clock):
+        attempt = start(candidate, exam)
+        first = candidate.post(f"/api/v1/attempts/{attempt['id']}/submit").json()
+        clock.advance(minutes=1)
+        second = candidate.post(f"/api/v1/attempts/{attempt['id']}/submit").json()
+        assert first["status"] == second["status"] == "submitted"
+        assert first["result"] == second["result"]
+
+
+class TestMyQuestionnaires:
+    def test_statuses(self, candidate, exam, clock):
+        listed = candidate.get("/api/v1/me/questionnaires").json()
+        assert listed == [
+            {
+                "id": exam.questionnaire_id,
+                "title": "Questionnaire d'essai",
+                "theme": "fiscalite",
+                "session": "Session de test",
+                "opens_at": "2026-12-01T08:00:00Z",
+                "closes_at": "2026-12-01T12:00:00Z",
+                "duration_minutes": 20,
+                "item_count": 3,
+                "status": "ouvert",
+                "attempt_id": None,
+            }
+        ]
+        attempt = start(candidate, exam)
+        assert candidate.get("/api/v1/me/questionnaires").json()[0]["status"] == "en_cours"
+        candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
+        mine = candidate.get("/api/v1/me/questionnaires").json()[0]
+        assert (mine["status"], mine["attempt_id"]) == ("termine", attempt["id"])
