@@ -30,6 +30,7 @@ from app.db import build_engine, get_db
 from app.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.exam_fixtures"]
 
 
 def _test_database_url(tmp_dir: Path) -> str:
@@ -96,6 +97,7 @@ def web_app(db: Session, settings: Settings):
     application = create_app(sweeper=False)
 
     def _db() -> Iterator[Session]:
+        db.expire_all()  # each request starts afresh, as with its own session in production
         try:
             yield db
             db.commit()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.attempts import service as attempts_service
 from app.attempts.models import Attempt
 from app.sessions import service as sessions_service
-from tests.attempts.conftest import CLOSES, login
+from tests.exam_fixtures import CLOSES, login
 
 GRACE = 10  # the default CCPQ_DEADLINE_GRACE_SECONDS
 

@@ -1,4 +1,7 @@
-"""A small exam: the sample bank with a blueprint, an open session, an enrolled candidate."""
+"""Fixtures of a small exam (loaded by tests/conftest.py).
+
+The sample bank with a blueprint, an open session, an enrolled candidate.
+"""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
