@@ -216,3 +216,29 @@ class TestDatabase:
             "Erreur de configuration : CCPQ_SECRET_KEY doit être défini hors des modes "
             "dev/demo/test (la clé par défaut n'est pas secrète).\n"
         )
+
+
+class TestAttemptsSweep:
+    def test_sweep_finalises_expired_attempts(self, run, exam, db, monkeypatch):
+        from datetime import timedelta
+
+        from app.attempts import service as attempts_service
+        from app.attempts.models import Attempt
+        from app.sessions.models import Enrolment
+        from tests.exam_fixtures import CLOSES, OPENS
+
+        user_id = db.get(Enrolment, exam.enrolment_id).user_id
+        attempt = attempts_service.start_or_resume(
+            session=db,
+            user_id=user_id,
+            questionnaire_id=exam.questionnaire_id,
+            now=OPENS + timedelta(minutes=5),
+            grace=10,
+        )
+        db.commit()
+        monkeypatch.setattr("app.db.utcnow", lambda: CLOSES + timedelta(days=1))
+        code, out, _ = run("attempts", "sweep")
+        assert (code, out) == (0, "1 passation(s) expirée(s) remise(s).\n")
+        db.expire_all()
+        assert db.get(Attempt, attempt.id).status == "expired"
+        assert run("attempts", "sweep")[1] == "0 passation(s) expirée(s) remise(s).\n"
