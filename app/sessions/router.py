@@ -120,13 +120,16 @@ def add_questionnaire(
     session: DbSession,
     user: Staff,
     bank_version_id: Annotated[int, Form()],
+    max_attempts: Annotated[int, Form(ge=1, le=5)] = 1,
 ):
     def action(exam):
         try:
             version = banks_service.get_version(session=session, version_id=bank_version_id)
         except banks_service.BankNotFound:
             raise sessions_service.SessionError("Version de banque introuvable.") from None
-        sessions_service.add_questionnaire(session=session, exam=exam, bank_version=version)
+        sessions_service.add_questionnaire(
+            session=session, exam=exam, bank_version=version, max_attempts=max_attempts
+        )
 
     return _run(request, session, user, exam_session_id, action)
 
