@@ -25,10 +25,12 @@ db_cli = typer.Typer(help="Base de données.", no_args_is_help=True)
 banks_cli = typer.Typer(help="Banques de questions.", no_args_is_help=True)
 users_cli = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
 attempts_cli = typer.Typer(help="Passations.", no_args_is_help=True)
+audit_cli = typer.Typer(help="Journal d'audit.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(banks_cli, name="banks")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(attempts_cli, name="attempts")
+cli.add_typer(audit_cli, name="audit")
 
 # soft_wrap: one `fichier:ligne: message` per line, whatever the terminal's width.
 out = Console(highlight=False, soft_wrap=True)
@@ -261,6 +263,20 @@ def attempts_sweep() -> None:
             session=session, now=utcnow(), grace=_settings().deadline_grace_seconds
         )
     out.print(f"{count} passation(s) expirée(s) remise(s).")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Vérifie la chaîne du journal d'audit : entrée modifiée ou supprimée."""
+    from app.audit import service as audit_service
+
+    with transaction() as session:
+        count, problems = audit_service.verify(session=session)
+    for problem in problems:
+        err.print(problem, markup=False)
+    if problems:
+        raise CliError(f"journal d'audit altéré : {len(problems)} problème(s) sur {count} entrées")
+    out.print(f"Journal d'audit intègre : {count} entrée(s) vérifiée(s).")
 
 
 @cli.command("demo")

@@ -11,6 +11,7 @@ from app.auth.dependencies import csrf_protect
 from app.banks import router as banks_router
 from app.dependencies import DbSession
 from app.home import router as home_router
+from app.records import router as records_router
 from app.referential import router as referential_router
 from app.sessions import router as sessions_router
 from app.web.errors import install_error_handlers
@@ -44,6 +45,7 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         referential_router,
         sessions_router,
         attempts_router,
+        records_router,
     ):
         app.include_router(module.router)
         if hasattr(module, "api"):

@@ -3,6 +3,8 @@
 
 def load_all_models() -> None:
     import app.attempts.models  # noqa: F401
+    import app.audit.models  # noqa: F401
     import app.auth.models  # noqa: F401
     import app.banks.models  # noqa: F401
+    import app.records.models  # noqa: F401
     import app.sessions.models  # noqa: F401

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from app.attempts.draw import DrawError, draw
 from app.attempts.models import EXPIRED, RUNNING, SUBMITTED, Answer, Attempt, AttemptItem
 from app.attempts.timing import accepts_saves, deadline
+from app.audit import service as audit_service
 from app.banks.models import QuestionVersion
 from app.clock import paris_date, paris_datetime
+from app.records import service as records_service
 from app.referential.model import default_referential
 from app.scoring.engine import score_attempt
 from app.sessions.models import Enrolment, ExamSession, SessionQuestionnaire
@@ -44,7 +46,7 @@ DEADLINE_PASSED = (
 def _attempt_query():
     return select(Attempt).options(
         joinedload(Attempt.session_questionnaire).joinedload(SessionQuestionnaire.exam_session),
-        joinedload(Attempt.enrolment),
+        joinedload(Attempt.enrolment).joinedload(Enrolment.user),
         selectinload(Attempt.items).joinedload(AttemptItem.question_version),
         selectinload(Attempt.items).joinedload(AttemptItem.answer),
     )
@@ -66,22 +68,52 @@ def threshold_for(theme: str) -> Decimal:
     return default_referential().questionnaire(theme).pass_threshold_percent
 
 
-def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: datetime) -> None:
-    """Close the attempt with what was saved and score it."""
+def rescore(*, session: Session, attempt: Attempt) -> None:
+    """Score the attempt with what was saved and write the result into the record."""
+    questionnaire = attempt.session_questionnaire
     result = score_attempt(
         [
             (item.question_version.content, item.answer.response if item.answer else None)
             for item in attempt.items
         ],
-        threshold_percent=threshold_for(attempt.session_questionnaire.theme),
+        threshold_percent=threshold_for(questionnaire.theme),
+        partial_credit=questionnaire.partial_credit,
+        neutralised=questionnaire.neutralised or {},
     )
-    attempt.status = status
-    attempt.finished_at = finished_at
     attempt.points = Decimal(result.points.numerator) / Decimal(result.points.denominator)
     attempt.max_points = Decimal(result.max_points)
     attempt.percent = result.percent
     attempt.passed = result.passed
     session.flush()
+    records_service.write_attempt_outcomes(
+        session=session,
+        user_id=attempt.enrolment.user_id,
+        exam_session_id=questionnaire.exam_session_id,
+        attempt_id=attempt.id,
+        theme=questionnaire.theme,
+        passed=result.passed,
+        percent=result.percent,
+        decided_at=attempt.finished_at,
+    )
+
+
+def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: datetime) -> None:
+    """Close the attempt with what was saved, score it, record it."""
+    attempt.status = status
+    attempt.finished_at = finished_at
+    rescore(session=session, attempt=attempt)
+    audit_service.record(
+        session=session,
+        action="attempt.submit" if status == SUBMITTED else "attempt.expire",
+        target=f"attempt:{attempt.id}",
+        now=finished_at,
+        details={
+            "questionnaire_id": attempt.session_questionnaire_id,
+            "points": str(attempt.points),
+            "max_points": str(attempt.max_points),
+            "passed": attempt.passed,
+        },
+    )
 
 
 def finalise_if_expired(*, session: Session, attempt: Attempt, now: datetime, grace: int) -> bool:
@@ -237,6 +269,18 @@ def _new_attempt(
                 for position, item in enumerate(drawn, start=1)
             )
             session.flush()
+            audit_service.record(
+                session=session,
+                action="attempt.start",
+                target=f"attempt:{attempt.id}",
+                now=now,
+                details={
+                    "questionnaire_id": questionnaire.id,
+                    "enrolment_id": enrolment.id,
+                    "seed": seed,
+                    "deadline": attempt.deadline_at.isoformat(),
+                },
+            )
     except IntegrityError:
         existing = session.scalar(
             select(Attempt).where(

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from app.attempts.models import RUNNING, Attempt, AttemptItem
 from app.attempts.schemas import (
@@ -17,7 +18,7 @@ from app.attempts.service import answered_count, threshold_for
 from app.attempts.timing import remaining_seconds
 from app.clock import paris_datetime
 from app.decimals import plain_decimal
-from app.scoring.engine import correct_selection, score_item
+from app.scoring.engine import correct_selection, score_items
 from app.sessions.models import Enrolment, SessionQuestionnaire
 
 TRUE_FALSE_OPTIONS = (("true", "Vrai"), ("false", "Faux"))
@@ -112,17 +113,30 @@ def result_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]
         threshold_percent=threshold_for(questionnaire.theme),
         passed=attempt.passed,
     )
+    scores = {
+        score.question_id: score
+        for score in score_items(
+            [
+                (item.question_version.content, item.answer.response if item.answer else None)
+                for item in attempt.items
+            ],
+            partial_credit=questionnaire.partial_credit,
+            neutralised=questionnaire.neutralised or {},
+        )
+    }
     if questionnaire.review in ("topics", "correction"):
         totals: dict[str, list] = {}
         for item in attempt.items:
-            content = item.question_version.content
-            points = score_item(content, item.answer.response if item.answer else None)
-            entry = totals.setdefault(content["topic"], [Decimal(0), 0])
-            entry[0] += Decimal(points.numerator) / Decimal(points.denominator)
-            entry[1] += 1
+            score = scores[item.question_id]
+            entry = totals.setdefault(item.question_version.content["topic"], [Fraction(0), 0])
+            entry[0] += score.points
+            entry[1] += score.max_points
         result.topics = [
             TopicResult(
-                topic=t, label=topic_labels.get(t, t), points=plain_decimal(p), max_points=m
+                topic=t,
+                label=topic_labels.get(t, t),
+                points=plain_decimal(Decimal(p.numerator) / Decimal(p.denominator)),
+                max_points=int(m),
             )
             for t, (p, m) in sorted(totals.items(), key=lambda kv: topic_labels.get(kv[0], kv[0]))
         ]
@@ -131,10 +145,8 @@ def result_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]
             Correction(
                 question_id=item.question_id,
                 position=item.position,
-                correct=score_item(
-                    item.question_version.content, item.answer.response if item.answer else None
-                )
-                == 1,
+                correct=scores[item.question_id].max_points > 0
+                and scores[item.question_id].points == scores[item.question_id].max_points,
                 response=item.answer.response if item.answer else None,
                 expected=expected_response(item.question_version.content),
                 explanation=item.question_version.content["explanation"],

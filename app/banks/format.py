@@ -137,6 +137,8 @@ class BankDocument(_Model):
     authors: Annotated[tuple[Label, ...], Field(min_length=1)]
     changelog: Annotated[tuple[ChangelogEntry, ...], Field(min_length=1)]
     topics: Annotated[dict[Slug, Label], Field(min_length=1)]
+    # Multiple choice: partial credit (right minus wrong ticks, floored at 0) or all-or-nothing.
+    partial_credit: StrictBool = False
     blueprint: Blueprint | None = None
     questions: Annotated[tuple[Question, ...], Field(min_length=1)]
 

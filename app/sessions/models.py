@@ -22,6 +22,8 @@ class ExamSession(Base):
     # An accommodated candidate keeps their whole extra time past the closing time.
     accommodated_beyond_close: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[CreatedAt]
+    # Set when the jury closes its deliberation: the session's records are then frozen.
+    deliberated_at: Mapped[datetime | None]
 
     questionnaires: Mapped[list["SessionQuestionnaire"]] = relationship(
         back_populates="exam_session", lazy="raise", order_by="SessionQuestionnaire.id"
@@ -52,6 +54,9 @@ class SessionQuestionnaire(Base):
     review_from: Mapped[str] = mapped_column(String(20))
     quotas: Mapped[dict] = mapped_column(JSON)
     max_attempts: Mapped[int] = mapped_column(default=1)
+    partial_credit: Mapped[bool] = mapped_column(default=False)
+    # question id → "remove" | "grant", set by the jury when a key proves wrong.
+    neutralised: Mapped[dict] = mapped_column(JSON, default=dict)
 
     exam_session: Mapped[ExamSession] = relationship(back_populates="questionnaires", lazy="raise")
     bank_version: Mapped[BankVersion] = relationship(lazy="raise")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.attempts import service as attempts_service
+from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.auth.models import UserAccount
 from app.auth.roles import Role
@@ -95,6 +96,8 @@ def add_questionnaire(
         review_from=blueprint["review_from"],
         quotas=blueprint["quotas"],
         max_attempts=max_attempts,
+        partial_credit=bank_version.content.get("partial_credit", False),
+        neutralised={},
     )
     session.add(questionnaire)
     session.flush()
@@ -194,3 +197,39 @@ def set_accommodation(
         session=session, enrolment=enrolment, exam=enrolment.exam_session
     )
     return enrolment
+
+
+def close_deliberation(*, session: Session, exam: ExamSession, actor: str, now: datetime) -> None:
+    """Freeze the session's records: no jury decision, no regrade until reopened."""
+    if exam.deliberated_at is not None:
+        raise SessionError("La délibération de cette session est déjà close.")
+    exam.deliberated_at = now
+    session.flush()
+    audit_service.record(
+        session=session,
+        action="session.deliberation.close",
+        target=f"exam_session:{exam.id}",
+        now=now,
+        actor=actor,
+    )
+
+
+def reopen_deliberation(
+    *, session: Session, exam: ExamSession, actor: str, reason: str, now: datetime
+) -> None:
+    """Unfreeze the records; the reason is kept in the audit log."""
+    reason = reason.strip()
+    if exam.deliberated_at is None:
+        raise SessionError("La délibération de cette session n'est pas close.")
+    if len(reason) < 10:
+        raise SessionError("Indiquez le motif de la réouverture (10 caractères au moins).")
+    exam.deliberated_at = None
+    session.flush()
+    audit_service.record(
+        session=session,
+        action="session.deliberation.reopen",
+        target=f"exam_session:{exam.id}",
+        now=now,
+        actor=actor,
+        details={"reason": reason},
+    )

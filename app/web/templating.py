@@ -1,6 +1,5 @@
 """Jinja2 templates, Markdown rendering and the htmx response helpers."""
 
-from decimal import Decimal
 from pathlib import Path
 
 import nh3
@@ -11,6 +10,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from app.clock import paris_datetime, paris_time
+from app.decimals import french_number
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -52,16 +52,6 @@ def render_markdown_inline(text: str) -> Markup:
     """Inline Markdown (an option's text): no paragraph around it."""
     html = _markdown.renderInline(text or "")
     return Markup(nh3.clean(html, tags=_ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))
-
-
-def french_number(value) -> str:
-    """12.5 → « 12,5 »; 7.00 → « 7 » (decimal comma, no useless zeros)."""
-    if value is None:
-        return ""
-    text = format(Decimal(str(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text.replace(".", ",")
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

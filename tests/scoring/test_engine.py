@@ -60,3 +60,56 @@ class TestAttempt:
         result = score_attempt(items, threshold_percent=Decimal("66.67"))
         assert (result.percent, result.passed) == (Decimal("66.66"), False)
         assert score_attempt(items, threshold_percent=Decimal("66.66")).passed is True
+
+
+class TestPartialCredit:
+    @pytest.mark.parametrize(
+        ("selected", "points"),
+        [
+            (["a", "b"], Fraction(1)),
+            (["a"], Fraction(1, 2)),
+            (["a", "c"], Fraction(0)),
+            (["a", "b", "c"], Fraction(1, 2)),
+            (["c"], Fraction(0)),
+            ([], Fraction(0)),
+        ],
+    )
+    def test_multiple_choice(self, selected, points):
+        assert score_item(MULTIPLE, {"selected": selected}, partial_credit=True) == points
+
+    def test_off_by_default(self):
+        assert score_item(MULTIPLE, {"selected": ["a"]}) == 0
+
+    def test_single_choice_unchanged(self):
+        assert score_item(SINGLE, {"selected": ["b"]}, partial_credit=True) == 0
+
+    def test_attempt(self):
+        items = [(MULTIPLE, {"selected": ["a"]})] * 6 + [(MULTIPLE, {"selected": ["a", "b"]})] * 2
+        result = score_attempt(items, threshold_percent=Decimal(60), partial_credit=True)
+        assert (result.points, result.max_points, result.percent, result.passed) == (
+            5,
+            8,
+            Decimal("62.50"),
+            True,
+        )
+        assert score_attempt(items, threshold_percent=Decimal(60)).passed is False
+
+
+class TestNeutralisation:
+    Q1 = {**SINGLE, "id": "q1"}
+    Q2 = {**SINGLE, "id": "q2"}
+
+    def test_remove(self):
+        items = [(self.Q1, {"selected": ["a"]}), (self.Q2, {"selected": ["a"]})]
+        result = score_attempt(items, threshold_percent=Decimal(60), neutralised={"q2": "remove"})
+        assert (result.points, result.max_points, result.percent) == (1, 1, Decimal("100.00"))
+
+    def test_grant(self):
+        items = [(self.Q1, {"selected": ["a"]}), (self.Q2, None)]
+        result = score_attempt(items, threshold_percent=Decimal(60), neutralised={"q2": "grant"})
+        assert (result.points, result.max_points, result.passed) == (2, 2, True)
+
+    def test_ids_not_drawn_are_ignored(self):
+        items = [(self.Q1, {"selected": ["a"]})]
+        result = score_attempt(items, threshold_percent=Decimal(60), neutralised={"q9": "remove"})
+        assert (result.points, result.max_points) == (1, 1)

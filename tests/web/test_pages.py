@@ -62,6 +62,8 @@ class TestApi:
             "/api/v1/auth/login",
             "/api/v1/auth/logout",
             "/api/v1/banks",
+            "/api/v1/candidates/{user_id}/record",
+            "/api/v1/exam-sessions/{exam_session_id}/export",
             "/api/v1/health",
             "/api/v1/me",
             "/api/v1/me/questionnaires",

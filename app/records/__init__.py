@@ -1,0 +1,1 @@
+"""The candidate record: competences, blocs and the title, from evaluation outcomes."""
