@@ -115,7 +115,9 @@ class TestJuryDecisions:
         assert competence(record, "C10")["state"] == "en attente"
         bloc2 = next(b for b in record["blocs"] if b["code"] == "B2")
         assert bloc2["state"] == "en attente"  # no partial bloc
-        entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "jury.decision")).all()
+        entries = db.scalars(
+            select(AuditEntry).where(AuditEntry.action == "jury.decision").order_by(AuditEntry.id)
+        ).all()
         assert len(entries) == 3 and entries[0].actor == "jules"
 
     def test_questionnaire_modality_is_not_the_jurys(self, client, exam, clock, make_user):
@@ -224,7 +226,9 @@ class TestExports:
         assert data["questionnaires"][0]["bank_version"] == "2026.1"
         pseudo = client.get(base, params={"format": "json", "pseudonymise": "true"}).text
         assert "Alice" not in pseudo and "C-001" in pseudo
-        exports = db.scalars(select(AuditEntry).where(AuditEntry.action == "session.export")).all()
+        exports = db.scalars(
+            select(AuditEntry).where(AuditEntry.action == "session.export").order_by(AuditEntry.id)
+        ).all()
         assert [e.details["format"] for e in exports] == ["csv", "xlsx", "pdf", "json", "json"]
 
     def test_candidates_cannot_export(self, client, exam, clock):
