@@ -178,6 +178,13 @@ def start_page(
     return redirect(request, f"/tentatives/{attempt.id}/questions/{position}")
 
 
+def _item_at(attempt: Attempt, position: int):
+    """The item shown at ``position`` (1-based), or 404."""
+    if not 1 <= position <= len(attempt.items):
+        raise HTTPException(404, "Question introuvable.")
+    return attempt.items[position - 1]
+
+
 def _finished_redirect(request: Request, attempt: Attempt):
     return redirect(request, f"/tentatives/{attempt.id}/resultat")
 
@@ -195,9 +202,7 @@ def question_page(
     attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
-    if not 1 <= position <= len(attempt.items):
-        raise HTTPException(404, "Question introuvable.")
-    item = attempt.items[position - 1]
+    item = _item_at(attempt, position)
     attempts_service.mark_seen(session=session, item=item)
     return templates.TemplateResponse(
         request,
@@ -231,9 +236,7 @@ def question_form(
     attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
-    if not 1 <= position <= len(attempt.items):
-        raise HTTPException(404, "Question introuvable.")
-    item = attempt.items[position - 1]
+    item = _item_at(attempt, position)
     if selected or (value or "").strip():
         with refusals():
             attempts_service.save_answer(
@@ -269,9 +272,7 @@ def toggle_flag(
     attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
-    if not 1 <= position <= len(attempt.items):
-        raise HTTPException(404, "Question introuvable.")
-    item = attempt.items[position - 1]
+    item = _item_at(attempt, position)
     with refusals():
         attempts_service.set_flag(
             session=session, attempt=attempt, question_id=item.question_id, flagged=not item.flagged

@@ -68,14 +68,19 @@ def threshold_for(theme: str) -> Decimal:
     return default_referential().questionnaire(theme).pass_threshold_percent
 
 
+def scored_items(attempt: Attempt) -> list[tuple[dict, dict | None]]:
+    """(question content, saved response) for each item, as the scoring engine takes them."""
+    return [
+        (item.question_version.content, item.answer.response if item.answer else None)
+        for item in attempt.items
+    ]
+
+
 def rescore(*, session: Session, attempt: Attempt) -> None:
     """Score the attempt with what was saved and write the result into the record."""
     questionnaire = attempt.session_questionnaire
     result = score_attempt(
-        [
-            (item.question_version.content, item.answer.response if item.answer else None)
-            for item in attempt.items
-        ],
+        scored_items(attempt),
         threshold_percent=threshold_for(questionnaire.theme),
         partial_credit=questionnaire.partial_credit,
         neutralised=questionnaire.neutralised or {},

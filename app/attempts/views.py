@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+from app.attempts import service as attempts_service
 from app.attempts.models import RUNNING, Attempt, AttemptItem
 from app.attempts.schemas import (
     AttemptRead,
@@ -116,10 +117,7 @@ def result_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]
     scores = {
         score.question_id: score
         for score in score_items(
-            [
-                (item.question_version.content, item.answer.response if item.answer else None)
-                for item in attempt.items
-            ],
+            attempts_service.scored_items(attempt),
             partial_credit=questionnaire.partial_credit,
             neutralised=questionnaire.neutralised or {},
         )

@@ -69,10 +69,7 @@ def dry_run(
         if not any(item.question_id == question_id for item in attempt.items):
             continue
         result = score_attempt(
-            [
-                (item.question_version.content, item.answer.response if item.answer else None)
-                for item in attempt.items
-            ],
+            attempts_service.scored_items(attempt),
             threshold_percent=attempts_service.threshold_for(questionnaire.theme),
             partial_credit=questionnaire.partial_credit,
             neutralised=neutralised,
