@@ -154,6 +154,42 @@ def banks_stats(
             out.print(line, markup=False)
 
 
+@banks_cli.command("freshness")
+def banks_freshness(
+    days: Annotated[int, typer.Option("--days", help="Horizon en jours.")] = 30,
+) -> None:
+    """Questions échues ou qui expirent bientôt, par banque et par session ouverte."""
+    from datetime import timedelta
+
+    from app.banks import service as banks_service
+    from app.clock import paris_date
+    from app.db import utcnow
+    from app.sessions import service as sessions_service
+
+    now = utcnow()
+    today = paris_date(now)
+    with transaction() as session:
+        banks = banks_service.freshness(session=session, on_date=today, within_days=days)
+        sessions = sessions_service.open_sessions_freshness(
+            session=session, now=now, within_days=days
+        )
+        horizon = today + timedelta(days=days)
+        out.print(f"Fraîcheur réglementaire au {today:%d/%m/%Y} (horizon : {horizon:%d/%m/%Y})")
+        for bank, version, stale in banks:
+            out.print(
+                f"Banque {bank.id} {version.version} : {len(stale)} question(s)", markup=False
+            )
+            for item in stale:
+                out.print(f"  {item.describe()}", markup=False)
+        for exam, questionnaire, stale in sessions:
+            out.print(
+                f"Session « {exam.name} », {questionnaire.title} : {len(stale)} question(s)",
+                markup=False,
+            )
+            for item in stale:
+                out.print(f"  {item.describe()}", markup=False)
+
+
 @banks_cli.command("import")
 def banks_import(
     paths: Annotated[list[Path], typer.Argument(help="Fichiers ou dossiers de banques.")],
@@ -173,6 +209,9 @@ def banks_import(
             )
             for path, document in documents
         ]
+    from app.banks.freshness import expired_before
+    from app.clock import paris_date
+
     for path, outcome in outcomes:
         what = "importée" if outcome.status == "created" else "déjà importée, inchangée"
         out.print(
@@ -180,6 +219,14 @@ def banks_import(
             f"({outcome.version.question_count} questions) : {what}",
             markup=False,
         )
+        expired = expired_before(outcome.version.content, day=paris_date(utcnow()))
+        if expired:
+            err.print(
+                f"Attention : {path}: {len(expired)} question(s) échue(s) aujourd'hui "
+                f"({', '.join(item.question_id for item in expired)}) : elles ne seront pas "
+                "tirées ; publiez une version à jour.",
+                markup=False,
+            )
 
 
 @banks_cli.command("list")
@@ -340,7 +387,14 @@ def _demo_session(session: Session) -> str:
         closes_at=now + timedelta(days=30),
     )
     for version in versions:
-        sessions_service.add_questionnaire(session=session, exam=exam, bank_version=version)
+        sessions_service.add_questionnaire(
+            session=session,
+            exam=exam,
+            bank_version=version,
+            override_reason="Session de démonstration : les questions échues ne sont pas tirées.",
+            actor="demo",
+            now=now,
+        )
     candidate = auth_service.get_user_by_login(session=session, login="candidat")
     sessions_service.enrol(session=session, exam=exam, user=candidate, candidate_number="DEMO-0001")
     return (

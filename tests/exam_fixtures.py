@@ -70,7 +70,11 @@ def exam(db, make_user) -> Exam:
         session=db, name="Session de test", opens_at=OPENS, closes_at=CLOSES
     )
     questionnaire = sessions_service.add_questionnaire(
-        session=db, exam=exam_session, bank_version=version
+        session=db,
+        exam=exam_session,
+        bank_version=version,
+        override_reason="q-nombre a expiré le 30/06/2026 : elle n'est plus tirée.",
+        now=OPENS,
     )
     alice = make_user("alice", "candidat")
     enrolment = sessions_service.enrol(

@@ -82,3 +82,59 @@ class TestDatetimes:
         )
         with pytest.raises(StatementError, match="naive datetime refused"):
             db.flush()
+
+
+class TestMigrationsWithData:
+    def test_sqlite_table_rebuild_keeps_referenced_rows(self, tmp_path):
+        """Upgrading a SQLite database whose rebuilt tables are referenced by other rows."""
+        from alembic import command
+
+        from app.cli import alembic_config
+
+        url = f"sqlite:///{tmp_path / 'vieille.sqlite3'}"
+        engine = build_engine(url)
+        config = alembic_config()
+        config.attributes["configure_logger"] = False
+        config.attributes["database_url"] = url
+        command.upgrade(config, "6362b1ae8523")  # before the records migration
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO user_account (id, login, display_name, role, password_hash, "
+                "is_active, created_at) VALUES (1, 'a', 'A', 'candidat', 'x', 1, '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO bank (id, title, theme, created_at) "
+                "VALUES ('b', 'B', 'fiscalite', '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO bank_version (id, bank_id, version, title, content_sha256, content, "
+                "question_count, valid_from, source, imported_at) VALUES (1, 'b', '2026.1', 'B', "
+                "'h', '{}', 0, '2026-01-01', 's', '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO exam_session (id, name, opens_at, closes_at, "
+                "accommodated_beyond_close, created_at) "
+                "VALUES (1, 'S', '2026-01-01', '2026-01-02', 1, '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO session_questionnaire (id, exam_session_id, bank_version_id, theme, "
+                "title, item_count, duration_minutes, shuffle_questions, shuffle_options, review, "
+                "review_from, quotas, max_attempts) VALUES (1, 1, 1, 'fiscalite', 'Q', 1, 10, 1, "
+                "1, 'score', 'submission', '{}', 1)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO enrolment (id, exam_session_id, user_id, candidate_number, "
+                "extra_time_percent) VALUES (1, 1, 1, 'C1', 0)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO attempt (id, enrolment_id, session_questionnaire_id, number, seed, "
+                "status, started_at, deadline_at) VALUES (1, 1, 1, 1, 's', 'running', "
+                "'2026-01-01', '2026-01-01')"
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+            assert connection.exec_driver_sql(
+                "SELECT partial_credit, neutralised FROM session_questionnaire"
+            ).fetchall() == [(0, "{}")]
+        engine.dispose()

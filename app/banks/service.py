@@ -161,3 +161,18 @@ def get_version(*, session: Session, version_id: int) -> BankVersion:
     if version is None:
         raise BankNotFound("version de banque introuvable")
     return version
+
+
+def freshness(*, session: Session, on_date, within_days: int):
+    """For the newest version of each bank: the items expired or expiring within the horizon."""
+    from app.banks.freshness import stale_items
+
+    return [
+        (
+            bank,
+            versions[0],
+            stale_items(versions[0].content, on_date=on_date, within_days=within_days),
+        )
+        for bank, versions in list_banks(session=session)
+        if versions
+    ]

@@ -120,7 +120,9 @@ def add_questionnaire(
     session: DbSession,
     user: Staff,
     bank_version_id: Annotated[int, Form()],
+    now: Now,
     max_attempts: Annotated[int, Form(ge=1, le=5)] = 1,
+    override_reason: Annotated[str, Form(max_length=2000)] = "",
 ):
     def action(exam):
         try:
@@ -128,7 +130,13 @@ def add_questionnaire(
         except banks_service.BankNotFound:
             raise sessions_service.SessionError("Version de banque introuvable.") from None
         sessions_service.add_questionnaire(
-            session=session, exam=exam, bank_version=version, max_attempts=max_attempts
+            session=session,
+            exam=exam,
+            bank_version=version,
+            max_attempts=max_attempts,
+            override_reason=override_reason,
+            actor=user.login,
+            now=now,
         )
 
     return _run(request, session, user, exam_session_id, action)

@@ -11,7 +11,10 @@ from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.auth.models import UserAccount
 from app.auth.roles import Role
+from app.banks import freshness
 from app.banks.models import BankVersion
+from app.clock import paris_date
+from app.db import utcnow
 from app.sessions.enrolment_csv import EnrolmentRow
 from app.sessions.models import Enrolment, ExamSession, SessionQuestionnaire
 
@@ -66,14 +69,35 @@ def list_sessions(*, session: Session) -> list[ExamSession]:
 
 
 def add_questionnaire(
-    *, session: Session, exam: ExamSession, bank_version: BankVersion, max_attempts: int = 1
+    *,
+    session: Session,
+    exam: ExamSession,
+    bank_version: BankVersion,
+    max_attempts: int = 1,
+    override_reason: str | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
 ) -> SessionQuestionnaire:
-    """Pin a bank version to the session; its blueprint is copied, frozen with the session."""
+    """Pin a bank version to the session; its blueprint is copied, frozen with the session.
+
+    A version with questions that expire before the session closes is refused unless a
+    reason is given; the override goes to the audit log.
+    """
     blueprint = bank_version.content.get("blueprint")
     if not blueprint:
         raise SessionError(
             f"La banque « {bank_version.bank_id} » {bank_version.version} n'a pas de "
             "blueprint : impossible d'en tirer un questionnaire."
+        )
+    expired = freshness.expired_before(bank_version.content, day=paris_date(exam.closes_at))
+    reason = (override_reason or "").strip()
+    if expired and not reason:
+        listed = ", ".join(item.question_id for item in expired[:5])
+        more = f" et {len(expired) - 5} autre(s)" if len(expired) > 5 else ""
+        raise SessionError(
+            f"La banque « {bank_version.bank_id} » {bank_version.version} contient "
+            f"{len(expired)} question(s) échue(s) avant la fin de la session ({listed}{more}) : "
+            "publiez une version à jour, ou indiquez le motif pour passer outre."
         )
     theme = bank_version.content["theme"]
     taken = session.scalar(
@@ -101,6 +125,19 @@ def add_questionnaire(
     )
     session.add(questionnaire)
     session.flush()
+    if expired:
+        audit_service.record(
+            session=session,
+            action="session.questionnaire.expired_override",
+            target=f"exam_session:{exam.id}",
+            now=now or utcnow(),
+            actor=actor,
+            details={
+                "bank": f"{bank_version.bank_id} {bank_version.version}",
+                "expired": [item.question_id for item in expired],
+                "reason": reason,
+            },
+        )
     return questionnaire
 
 
@@ -233,3 +270,25 @@ def reopen_deliberation(
         actor=actor,
         details={"reason": reason},
     )
+
+
+def open_sessions_freshness(*, session: Session, now: datetime, within_days: int):
+    """For each session not yet closed: its questionnaires' items stale during the session."""
+    rows = []
+    exams = session.scalars(
+        select(ExamSession)
+        .options(
+            selectinload(ExamSession.questionnaires).joinedload(SessionQuestionnaire.bank_version)
+        )
+        .where(ExamSession.closes_at > now)
+        .order_by(ExamSession.opens_at)
+    ).all()
+    for exam in exams:
+        for questionnaire in exam.questionnaires:
+            stale = freshness.stale_items(
+                questionnaire.bank_version.content,
+                on_date=paris_date(now),
+                within_days=max(within_days, (exam.closes_at - now).days),
+            )
+            rows.append((exam, questionnaire, stale))
+    return rows

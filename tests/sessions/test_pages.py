@@ -5,6 +5,7 @@ from html import unescape
 
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.sessions.models import Enrolment, ExamSession
 from tests.auth.test_auth import form_login
 from tests.exam_fixtures import import_bank
@@ -42,9 +43,31 @@ class TestSessionPages:
         assert exam.opens_at.isoformat() == "2026-12-01T08:00:00+00:00"  # Paris is UTC+1
         page = client.get(location).text
         version_id = re.search(r'<option value="(\d+)">', page).group(1)
-        client.post(
+        refused = client.post(
             f"{location}/questionnaires",
             data={"csrf_token": csrf(page), "bank_version_id": version_id},
+        )
+        assert refused.status_code == 400
+        assert (
+            "La banque « essai » 2026.1 contient 1 question(s) échue(s) avant la fin de la "
+            "session (q-nombre) : publiez une version à jour, ou indiquez le motif pour passer "
+            "outre." in unescape(refused.text)
+        )
+        client.post(
+            f"{location}/questionnaires",
+            data={
+                "csrf_token": csrf(page),
+                "bank_version_id": version_id,
+                "override_reason": "Question échue exclue du tirage",
+            },
+        )
+        override = db.scalar(
+            select(AuditEntry).where(AuditEntry.action == "session.questionnaire.expired_override")
+        )
+        assert (override.actor, override.details["expired"], override.details["reason"]) == (
+            "jules",
+            ["q-nombre"],
+            "Question échue exclue du tirage",
         )
         client.post(
             f"{location}/inscriptions",

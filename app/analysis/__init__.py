@@ -1,0 +1,1 @@
+"""Item analysis of questionnaires (facility, discrimination, reliability, charts). Pure."""
