@@ -142,9 +142,11 @@ def banks_stats(
     from datetime import date
 
     from app.banks.stats import bank_stats, format_stats
+    from app.clock import paris_date
+    from app.db import utcnow
 
     try:
-        day = date.fromisoformat(on_date) if on_date else date.today()
+        day = date.fromisoformat(on_date) if on_date else paris_date(utcnow())
     except ValueError:
         raise CliError(f"date invalide « {on_date} » : attendu AAAA-MM-JJ") from None
     for index, (_, document) in enumerate(_parse_all(_bank_files(paths))):

@@ -54,6 +54,7 @@ from statistics import fmean
 
 __all__ = [
     "ALPHA",
+    "CSV_HEADER",
     "D_MIN",
     "FLAGS",
     "FLAG_DISTRACTOR",

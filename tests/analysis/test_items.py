@@ -223,8 +223,7 @@ def test_upper_lower_index(report):
 
 def test_distractor_shares_per_group(report):
     shares = {
-        o.option_id: (o.is_key, o.upper, o.middle, o.lower)
-        for o in _item(report, "Q3").distractors
+        o.option_id: (o.is_key, o.upper, o.middle, o.lower) for o in _item(report, "Q3").distractors
     }
     assert shares == {
         "A": (True, pytest.approx(1 / 3), pytest.approx(3 / 6), 0.0),
