@@ -4,6 +4,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from app.analysis import router as analysis_router
 from app.attempts import router as attempts_router
 from app.attempts.sweeper import sweeper_lifespan
 from app.auth import router as auth_router
@@ -46,6 +47,7 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         sessions_router,
         attempts_router,
         records_router,
+        analysis_router,
     ):
         app.include_router(module.router)
         if hasattr(module, "api"):

@@ -62,6 +62,8 @@ class AttemptItem(Base):
     option_order: Mapped[list | None] = mapped_column(JSON)
     flagged: Mapped[bool] = mapped_column(default=False)
     seen: Mapped[bool] = mapped_column(default=False)
+    # When the candidate first opened the question: the item analysis times answers from it.
+    first_seen_at: Mapped[datetime | None]
 
     attempt: Mapped[Attempt] = relationship(back_populates="items", lazy="raise")
     question_version: Mapped[QuestionVersion] = relationship(lazy="raise")

@@ -203,7 +203,7 @@ def question_page(
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
     item = _item_at(attempt, position)
-    attempts_service.mark_seen(session=session, item=item)
+    attempts_service.mark_seen(session=session, item=item, now=now)
     return templates.TemplateResponse(
         request,
         "attempts/question.html",

@@ -368,6 +368,7 @@ def save_answer(
     item = item_by_question(attempt, question_id)
     response = normalise_response(item.question_version.content, selected=selected, value=value)
     item.seen = True
+    item.first_seen_at = item.first_seen_at or now
     existing = item.answer
     if existing is None:
         try:
@@ -407,9 +408,10 @@ def set_flag(*, session: Session, attempt: Attempt, question_id: str, flagged: b
     return item
 
 
-def mark_seen(*, session: Session, item: AttemptItem) -> None:
-    if not item.seen:
+def mark_seen(*, session: Session, item: AttemptItem, now: datetime) -> None:
+    if not item.seen or item.first_seen_at is None:
         item.seen = True
+        item.first_seen_at = item.first_seen_at or now
         session.flush()
 
 
