@@ -9,6 +9,7 @@ from app.attempts import router as attempts_router
 from app.attempts.sweeper import sweeper_lifespan
 from app.auth import router as auth_router
 from app.auth.dependencies import csrf_protect
+from app.banks import authoring as authoring_router
 from app.banks import router as banks_router
 from app.dependencies import DbSession
 from app.home import router as home_router
@@ -48,6 +49,7 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         attempts_router,
         records_router,
         analysis_router,
+        authoring_router,
     ):
         app.include_router(module.router)
         if hasattr(module, "api"):

@@ -232,7 +232,11 @@ def parse_bank_bytes(
         ) from None
     if not text.strip():
         raise BankFileError([BankIssue(filename, 1, "fichier vide : aucune banque à lire")])
-    marked = load_marked(text)
+    return validate_marked(load_marked(text), filename=filename, catalog=catalog)
+
+
+def validate_marked(marked: MarkedData, *, filename: str, catalog: ThemeCatalog) -> BankDocument:
+    """Validate parsed bank data whose lines are known; BankFileError lists every problem."""
     issues = [BankIssue(filename, line, message) for line, message in marked.problems]
     if marked.data is None:
         raise BankFileError(issues)

@@ -62,3 +62,17 @@ class QuestionVersion(Base):
     content: Mapped[dict] = mapped_column(JSON)
 
     bank_version: Mapped[BankVersion] = relationship(back_populates="questions", lazy="raise")
+
+
+class BankDraft(Base):
+    """A trainer's work in progress on a bank: edited freely, published as a new version."""
+
+    __tablename__ = "bank_draft"
+
+    id: Mapped[IntPK]
+    bank_id: Mapped[str] = mapped_column(ForeignKey("bank.id"), index=True)
+    base_version: Mapped[str] = mapped_column(String(20))
+    content: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

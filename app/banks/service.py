@@ -176,3 +176,9 @@ def freshness(*, session: Session, on_date, within_days: int):
         for bank, versions in list_banks(session=session)
         if versions
     ]
+
+
+def versions_of(*, session: Session, bank_id: str) -> list[BankVersion]:
+    """A bank's versions, newest first."""
+    versions = session.scalars(select(BankVersion).where(BankVersion.bank_id == bank_id)).all()
+    return sorted(versions, key=lambda v: version_key(v.version), reverse=True)

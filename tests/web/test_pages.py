@@ -98,7 +98,10 @@ class TestApi:
         assert (bank["id"], bank["theme"]) == ("essai", "fiscalite")
         assert [(v["version"], v["question_count"]) for v in bank["versions"]] == [("2026.1", 4)]
         page = client.get("/banques").text
-        assert '<th scope="row">Banque d&#39;essai <span class="muted">(essai)</span></th>' in page
+        assert (
+            '<th scope="row"><a href="/banques/essai">Banque d&#39;essai</a> '
+            '<span class="muted">(essai)</span></th>' in page
+        )
 
 
 class TestPages:
