@@ -98,3 +98,10 @@ def candidate(client, exam, clock):
     """The client, logged in as the enrolled candidate (bearer token)."""
     login(client)
     return client
+
+
+def timeless_bank() -> str:
+    """The exam bank with validity dates far ahead, for tests that run on the real clock."""
+    return EXAM_BANK.replace("valid_until: 2026-12-31", "valid_until: 2099-12-31").replace(
+        "valid_until: 2026-06-30", "valid_until: 2099-06-30"
+    )
