@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: install run test lint check-migrations lock clean
+.PHONY: install run test bench lint check-migrations lock clean
+
+N ?= 500
+DB ?= sqlite postgres
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +26,10 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# Load benchmark, loopback only (not part of `make test`): `make bench N=2000 DB=postgres`.
+bench: install
+	for db in $(DB); do $(BIN)/python -m tests.bench.run --candidates $(N) --db $$db || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .

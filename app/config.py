@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Years after a candidate's last session closed before `ccpq gdpr purge` pseudonymises them.
+    retention_years: int = 5
+    # Mounts the bare-stack reference endpoint of `make bench`; never in production.
+    bench_baseline: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +51,10 @@ class Server:
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None
+        # A file, not a pipe: an undrained pipe would block the server once full.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open as long as the server
+            prefix="ccpq-server-", suffix=".log", delete=False
+        )
 
     def start(self, timeout: float = 20) -> "Server":
         self.process = subprocess.Popen(
@@ -69,15 +74,14 @@ class Server:
             ],
             cwd=PROJECT_ROOT,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"le serveur s'est arrêté au démarrage :\n{output}")
+                raise RuntimeError(f"le serveur s'est arrêté au démarrage :\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
                     return self
@@ -86,6 +90,10 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"le serveur ne répond pas sur {self.url} après {timeout} s")
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        return Path(self.log.name).read_text(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown hook runs, as in a crash."""
