@@ -204,6 +204,25 @@ def candidate(make_candidate) -> Candidate:
     return make_candidate()
 
 
+@dataclass(frozen=True)
+class Trainer:
+    login: str
+    password: str
+    display_name: str
+
+
+@pytest.fixture
+def formateur(e2e_engine: Engine) -> Trainer:
+    """This test's own trainer account (role formateur), committed."""
+    suffix = uuid.uuid4().hex[:8]
+    login, name = f"e2e-formateur-{suffix}", f"Dominique Formatrice {suffix}"
+    with Session(e2e_engine) as db, db.begin():
+        auth_service.create_user(
+            session=db, login=login, password=PASSWORD, role=Role.FORMATEUR, display_name=name
+        )
+    return Trainer(login, PASSWORD, name)
+
+
 # --------------------------------------------------------------------------- server
 
 
