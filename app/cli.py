@@ -26,11 +26,13 @@ banks_cli = typer.Typer(help="Banques de questions.", no_args_is_help=True)
 users_cli = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
 attempts_cli = typer.Typer(help="Passations.", no_args_is_help=True)
 audit_cli = typer.Typer(help="Journal d'audit.", no_args_is_help=True)
+gdpr_cli = typer.Typer(help="Données personnelles (RGPD).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(banks_cli, name="banks")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(attempts_cli, name="attempts")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(gdpr_cli, name="gdpr")
 
 # soft_wrap: one `fichier:ligne: message` per line, whatever the terminal's width.
 out = Console(highlight=False, soft_wrap=True)
@@ -267,6 +269,88 @@ def banks_diff(
         out.print(line, markup=False)
 
 
+@banks_cli.command("convert")
+def banks_convert(
+    source: Annotated[
+        Path, typer.Argument(help="Fichier à convertir : YAML, GIFT, Moodle XML ou QTI.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier à écrire.")],
+    source_format: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Format d'entrée : yaml, gift, moodlexml, qti21, qti3 (défaut : deviné)."
+        ),
+    ] = None,
+    target_format: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Format de sortie : yaml, gift, moodlexml, qti3 (défaut : d'après l'extension).",
+        ),
+    ] = None,
+) -> None:
+    """Convertit une banque entre YAML, GIFT, Moodle XML et QTI ; liste ce qui est ignoré."""
+    from app.banks import service as banks_service
+    from app.banks.format import BankFileError, parse_bank_bytes
+    from app.banks.interchange import ConversionError, convert_report
+
+    suffixes = {".yaml": "yaml", ".yml": "yaml", ".gift": "gift", ".txt": "gift"}
+    suffixes |= {".xml": "moodlexml", ".zip": "qti3"}
+    target = target_format or suffixes.get(output.suffix.lower())
+    if target is None:
+        raise CliError(
+            f"{output}: format de sortie à préciser avec --to (yaml, gift, moodlexml, qti3)"
+        )
+    if not source.is_file():
+        raise CliError(f"{source}: fichier introuvable")
+    if output.exists() and output.resolve() == source.resolve():
+        raise CliError(f"{output}: le fichier produit remplacerait le fichier converti")
+    catalog = banks_service.default_catalog()
+    max_bytes = _settings().bank_max_bytes
+    try:
+        conversion = convert_report(
+            source.read_bytes(),
+            filename=str(source),
+            source_format=source_format,
+            target_format=target,
+            catalog=catalog,
+            max_yaml_bytes=max_bytes,
+        )
+    except ConversionError as error:
+        for skipped in error.skipped:
+            err.print(str(skipped), markup=False)
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise CliError(f"{source}: lecture impossible : {error.strerror}") from None
+    for skipped in conversion.skipped:
+        err.print(str(skipped), markup=False)
+    for warning in conversion.warnings:
+        err.print(f"avertissement : {warning}", markup=False)
+    to_review: list[str] = []
+    if target == "yaml":  # the written file as `ccpq banks validate` will read it
+        try:
+            parse_bank_bytes(
+                conversion.data,
+                filename=str(output),
+                catalog=catalog,
+                max_bytes=max(max_bytes, len(conversion.data)),
+            )
+        except BankFileError as error:
+            to_review = [str(issue) for issue in error.issues]
+    try:
+        output.write_bytes(conversion.data)
+    except OSError as error:
+        raise CliError(f"{output}: écriture impossible : {error.strerror}") from None
+    for issue in to_review:
+        err.print(f"à corriger avant l'import : {issue}", markup=False)
+    out.print(
+        f"{source} ({conversion.source_format}) → {output} ({target}) : "
+        f"{len(conversion.bank.questions)} question(s) convertie(s), "
+        f"{len(conversion.skipped)} ignorée(s), {len(conversion.warnings)} avertissement(s)",
+        markup=False,
+    )
+
+
 @users_cli.command("create")
 def users_create(
     login: Annotated[str, typer.Option("--login", help="Identifiant de connexion.")],
@@ -326,6 +410,105 @@ def audit_verify() -> None:
     if problems:
         raise CliError(f"journal d'audit altéré : {len(problems)} problème(s) sur {count} entrées")
     out.print(f"Journal d'audit intègre : {count} entrée(s) vérifiée(s).")
+
+
+@gdpr_cli.command("purge")
+def gdpr_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Liste les candidats concernés sans rien modifier.")
+    ] = False,
+    on_date: Annotated[
+        str | None,
+        typer.Option("--now", help="Date de référence AAAA-MM-JJ (défaut : aujourd'hui)."),
+    ] = None,
+) -> None:
+    """Anonymise les candidats au-delà de la durée de conservation (décisions conservées)."""
+    from datetime import date, datetime
+
+    from app.clock import PARIS, paris_date
+    from app.db import utcnow
+    from app.gdpr import service as gdpr_service
+
+    now = utcnow()
+    try:
+        reference = (
+            datetime.combine(date.fromisoformat(on_date), datetime.min.time(), tzinfo=PARIS)
+            if on_date
+            else now
+        )
+    except ValueError:
+        raise CliError(f"date invalide « {on_date} » : attendu AAAA-MM-JJ") from None
+    years = _settings().retention_years
+    try:
+        cutoff = gdpr_service.retention_cutoff(reference, years)
+        with transaction() as session:
+            purged = gdpr_service.purge(
+                session=session,
+                reference=reference,
+                retention_years=years,
+                now=now,
+                actor="cli",
+                dry_run=dry_run,
+            )
+    except gdpr_service.GdprError as error:
+        raise CliError(str(error)) from None
+    before = f"dernière session close avant le {paris_date(cutoff):%d/%m/%Y}"
+    if dry_run:
+        for candidate in purged:
+            out.print(
+                f"Compte n° {candidate.user_id} « {candidate.login} » "
+                f"(n° de candidat {', '.join(candidate.candidate_numbers)}) : "
+                f"dernière session close le {paris_date(candidate.last_closed_at):%d/%m/%Y}",
+                markup=False,
+            )
+        out.print(
+            f"{len(purged)} candidat(s) à anonymiser ({before}) : "
+            "simulation, rien n'a été modifié.",
+            markup=False,
+        )
+    else:
+        out.print(f"{len(purged)} candidat(s) anonymisé(s) ({before}).", markup=False)
+
+
+@gdpr_cli.command("export")
+def gdpr_export(
+    candidate: Annotated[
+        str, typer.Argument(help="Identifiant de connexion ou numéro de candidat.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Fichier JSON à écrire (défaut : sortie standard)."),
+    ] = None,
+) -> None:
+    """Exporte en JSON toutes les données personnelles d'un candidat (droit d'accès)."""
+    import json
+
+    from app.db import utcnow
+    from app.gdpr import service as gdpr_service
+
+    try:
+        with transaction() as session:
+            data = gdpr_service.export(session=session, key=candidate, now=utcnow(), actor="cli")
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+            if output is not None:  # written before the commit: no audit entry without a file
+                try:
+                    output.write_text(text, encoding="utf-8")
+                except OSError as error:
+                    raise CliError(f"{output}: écriture impossible ({error.strerror})") from None
+    except gdpr_service.GdprError as error:
+        raise CliError(str(error)) from None
+    if output is None:
+        sys.stdout.flush()
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(text.encode("utf-8"))
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(text)
+    else:
+        out.print(
+            f"Données personnelles du compte n° {data['account']['id']} écrites dans {output}.",
+            markup=False,
+        )
 
 
 @cli.command("demo")

@@ -11,7 +11,9 @@ from app.auth import router as auth_router
 from app.auth.dependencies import csrf_protect
 from app.banks import authoring as authoring_router
 from app.banks import router as banks_router
+from app.config import get_settings
 from app.dependencies import DbSession
+from app.gdpr import router as gdpr_router
 from app.home import router as home_router
 from app.records import router as records_router
 from app.referential import router as referential_router
@@ -50,10 +52,16 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         records_router,
         analysis_router,
         authoring_router,
+        gdpr_router,
     ):
         app.include_router(module.router)
         if hasattr(module, "api"):
             app.include_router(module.api)
+
+    if get_settings().bench_baseline:
+        from app.web.baseline import ROUTES
+
+        app.router.routes.extend(ROUTES)
 
     @app.get("/api/v1/health", tags=["système"], summary="État du service")
     def health(session: DbSession) -> dict[str, str]:

@@ -194,6 +194,7 @@ class TestDatabase:
             "attempt_item",
             "audit_entry",
             "bank",
+            "bank_draft",
             "bank_version",
             "competence_outcome",
             "enrolment",

@@ -113,12 +113,12 @@ def save_answer(
     now: Now,
     settings: AppSettings,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     try:
         with refusals():
-            outcome = attempts_service.save_answer(
+            attempt, outcome = attempts_service.save_answer_by_id(
                 session=session,
-                attempt=attempt,
+                attempt_id=attempt_id,
+                user_id=user.id,
                 question_id=question_id,
                 selected=body.selected,
                 value=body.value,

@@ -365,7 +365,84 @@ def save_answer(
         raise AttemptError("Ce questionnaire est déjà remis : les réponses ne changent plus.")
     if finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace):
         raise AttemptError(DEADLINE_PASSED)
-    item = item_by_question(attempt, question_id)
+    return _store_answer(
+        session=session,
+        attempt=attempt,
+        item=item_by_question(attempt, question_id),
+        selected=selected,
+        value=value,
+        seq=seq,
+        now=now,
+    )
+
+
+def save_answer_by_id(
+    *,
+    session: Session,
+    attempt_id: int,
+    user_id: int,
+    question_id: str,
+    selected: list[str] | None,
+    value,
+    seq: int,
+    now: datetime,
+    grace: int,
+) -> tuple[Attempt, SaveOutcome]:
+    """The autosave hot path: reads the attempt row and one item, not the whole attempt."""
+    attempt = session.scalars(
+        select(Attempt)
+        .join(Attempt.enrolment)
+        .where(Attempt.id == attempt_id, Enrolment.user_id == user_id)
+    ).one_or_none()
+    if attempt is None:
+        raise AttemptNotFound()
+    if attempt.status != RUNNING or not accepts_saves(
+        deadline_at=attempt.deadline_at, now=now, grace_seconds=grace
+    ):  # rare: refuse, finalising on the way, with the whole attempt
+        full = load_attempt(session=session, attempt_id=attempt_id)
+        outcome = save_answer(
+            session=session,
+            attempt=full,
+            question_id=question_id,
+            selected=selected,
+            value=value,
+            seq=seq,
+            now=now,
+            grace=grace,
+        )
+        return full, outcome
+    item = (
+        session.scalars(
+            select(AttemptItem)
+            .options(joinedload(AttemptItem.question_version), joinedload(AttemptItem.answer))
+            .where(AttemptItem.attempt_id == attempt_id, AttemptItem.question_id == question_id)
+        )
+        .unique()
+        .one_or_none()
+    )
+    if item is None:
+        raise AttemptNotFound()
+    return attempt, _store_answer(
+        session=session,
+        attempt=attempt,
+        item=item,
+        selected=selected,
+        value=value,
+        seq=seq,
+        now=now,
+    )
+
+
+def _store_answer(
+    *,
+    session: Session,
+    attempt: Attempt,
+    item: AttemptItem,
+    selected: list[str] | None,
+    value,
+    seq: int,
+    now: datetime,
+) -> SaveOutcome:
     response = normalise_response(item.question_version.content, selected=selected, value=value)
     item.seen = True
     item.first_seen_at = item.first_seen_at or now

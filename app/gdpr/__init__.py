@@ -1,0 +1,1 @@
+"""Personal data (RGPD): retention purge, right-of-access export, privacy notice."""
