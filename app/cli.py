@@ -272,9 +272,14 @@ def banks_diff(
 @banks_cli.command("convert")
 def banks_convert(
     source: Annotated[
-        Path, typer.Argument(help="Fichier à convertir : YAML, GIFT, Moodle XML ou QTI.")
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="Fichier à convertir : YAML, GIFT, Moodle XML ou QTI."
+        ),
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier à écrire.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="OUTPUT", help="Fichier à écrire.")
+    ],
     source_format: Annotated[
         str | None,
         typer.Option(

@@ -83,7 +83,9 @@ def build_engine(url: str) -> Engine:
         engine = create_engine(url)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Enough connections for the worker's thread pool (40 threads): a request never waits
+    # for a connection while the database itself is idle.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
 
 
 @lru_cache

@@ -41,10 +41,9 @@ def refusals():
 
 
 def _topic_labels(session, attempt: Attempt) -> dict[str, str]:
-    version = banks_service.get_version(
+    return banks_service.topic_labels(
         session=session, version_id=attempt.session_questionnaire.bank_version_id
     )
-    return version.content["topics"]
 
 
 def _own_attempt(session, attempt_id: int, user: UserAccount, now, grace: int) -> Attempt:

@@ -66,7 +66,13 @@ def _refusal(error: auth_service.AuthError) -> tuple[int, dict[str, str]]:
 
 def _safe_next(url: str | None) -> str:
     """Only local paths: the login form must not become an open redirect."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+    if (
+        url
+        and url.startswith("/")
+        and not url.startswith("//")
+        and "\\" not in url
+        and url.isprintable()  # a tab or newline could turn "/\t/x" into "//x" in a browser
+    ):
         return url
     return "/"
 

@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.decimals import plain_decimal
 from app.yamlmarks import MarkedData, load_marked
@@ -99,7 +100,10 @@ class NumericQuestion(_QuestionBase):
     @field_validator("answer", "tolerance")
     @classmethod
     def _canonical(cls, value: Decimal) -> Decimal:
-        return plain_decimal(value)
+        try:
+            return plain_decimal(value)
+        except ArithmeticError:  # 1e999999999: beyond what decimal arithmetic can write out
+            raise PydanticCustomError("decimal_overflow", "nombre hors limites") from None
 
 
 Question = Annotated[
@@ -238,7 +242,7 @@ def parse_bank_bytes(
 def validate_marked(marked: MarkedData, *, filename: str, catalog: ThemeCatalog) -> BankDocument:
     """Validate parsed bank data whose lines are known; BankFileError lists every problem."""
     issues = [BankIssue(filename, line, message) for line, message in marked.problems]
-    if marked.data is None:
+    if marked.data is None and issues:  # otherwise a null document: refused just below
         raise BankFileError(issues)
     if not isinstance(marked.data, dict):
         issues.append(

@@ -182,3 +182,20 @@ def versions_of(*, session: Session, bank_id: str) -> list[BankVersion]:
     """A bank's versions, newest first."""
     versions = session.scalars(select(BankVersion).where(BankVersion.bank_id == bank_id)).all()
     return sorted(versions, key=lambda v: version_key(v.version), reverse=True)
+
+
+# A published version never changes: its topic labels can be kept by every process, keyed
+# by content digest (ids can be reused, a digest names one content).
+_TOPIC_LABELS: dict[str, dict[str, str]] = {}
+
+
+def topic_labels(*, session: Session, version_id: int) -> dict[str, str]:
+    """Topic id → French label of a bank version (its content read once per process)."""
+    digest = session.scalar(select(BankVersion.content_sha256).where(BankVersion.id == version_id))
+    if digest is None:
+        raise BankNotFound("version de banque introuvable")
+    labels = _TOPIC_LABELS.get(digest)
+    if labels is None:
+        content = session.scalar(select(BankVersion.content).where(BankVersion.id == version_id))
+        labels = _TOPIC_LABELS[digest] = dict(content["topics"])
+    return labels

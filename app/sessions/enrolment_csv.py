@@ -51,6 +51,19 @@ class EnrolmentCsvError(Exception):
         super().__init__("\n".join(problems))
 
 
+def _records(reader, filename: str):
+    """The reader's rows; a line the csv module cannot read is refused with its number."""
+    try:
+        yield from reader
+    except csv.Error:  # a field longer than csv.field_size_limit(), in practice
+        raise EnrolmentCsvError(
+            [
+                f"{filename}:{reader.line_num}: ligne illisible : un champ dépasse "
+                f"{csv.field_size_limit()} caractères (guillemet non fermé ?)"
+            ]
+        ) from None
+
+
 def parse_enrolment_csv(data: bytes, *, filename: str) -> list[EnrolmentRow]:
     """Rows of a valid file; EnrolmentCsvError listing every problem otherwise."""
     try:
@@ -68,7 +81,8 @@ def parse_enrolment_csv(data: bytes, *, filename: str) -> list[EnrolmentRow]:
     first_line = text.splitlines()[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
+    records = _records(reader, filename)
+    header = next(records)
     fields = [COLUMNS.get(name.strip().lower()) for name in header]
     missing = [LABELS[f] for f in REQUIRED if f not in fields]
     if missing:
@@ -82,7 +96,7 @@ def parse_enrolment_csv(data: bytes, *, filename: str) -> list[EnrolmentRow]:
     problems: list[str] = []
     seen_numbers: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
-    for cells in reader:
+    for cells in records:
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue

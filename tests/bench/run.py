@@ -23,7 +23,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from app.attempts.models import Answer, AttemptItem
@@ -34,6 +34,7 @@ from app.banks import service as banks_service
 from app.db import build_engine, utcnow
 from app.sessions import service as sessions_service
 from app.sessions.models import Enrolment
+from app.web.baseline import TABLE as BASELINE_TABLE
 from tests.conftest import migrate
 from tests.support.server import PROJECT_ROOT, Server, fresh_database
 
@@ -110,6 +111,7 @@ def seed(url: str, candidates: int) -> int:
             ],
         )
         questionnaire_id = questionnaire.id
+        session.execute(text(BASELINE_TABLE))
     engine.dispose()
     return questionnaire_id
 

@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from html import escape, unescape
 from html.parser import HTMLParser
 from urllib.parse import quote, unquote
 
 import nh3
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
 from pydantic import ValidationError
 
-from app.banks.format import BankDocument, _pydantic_problems, _where
+from app.banks.format import BankDocument, NumericQuestion, _pydantic_problems, _where
 from app.decimals import plain_decimal
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -47,8 +50,8 @@ DEFAULT_TOPIC = ("a-classer", "À classer")
 MOODLE_GRADES = tuple(
     Decimal(value)
     for value in (
-        "100 90 83.33333 80 75 70 66.66667 60 50 40 33.33333 30 25 20 16.66667 "
-        "14.28571 12.5 11.11111 10 5 0"
+        "100 90 83.33333 80 75 70 66.66667 60 50 40 33.33333 "  # not-a-threshold
+        "30 25 20 16.66667 14.28571 12.5 11.11111 10 5 0"
     ).split()
 )
 MOODLE_FRACTIONS = frozenset(MOODLE_GRADES) | frozenset(-grade for grade in MOODLE_GRADES)
@@ -74,8 +77,8 @@ UNSUPPORTED_TYPES = {
 }
 
 
-def unsupported_reason(kind: str) -> str:
-    what = UNSUPPORTED_TYPES.get(kind, f"type « {kind} »")
+def unsupported_reason(kind: str, description: str | None = None) -> str:
+    what = description or UNSUPPORTED_TYPES.get(kind, f"type « {kind} »")
     return (
         f"{what} : la banque ne connaît que le choix unique, le choix multiple, "
         "le vrai/faux et la réponse numérique"
@@ -84,6 +87,10 @@ def unsupported_reason(kind: str) -> str:
 
 class ConversionError(ValueError):
     """An input that cannot be converted; the message is French and names the file."""
+
+    def __init__(self, message: str, skipped: list[Skipped] | None = None) -> None:
+        super().__init__(message)
+        self.skipped = list(skipped or [])
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,6 @@ def slugify(text: str, *, max_length: int = 80) -> str:
 
 def strip_tags(text: str) -> str:
     """A name written with HTML, as plain text (for messages and identifiers)."""
-    from html import unescape
-
     return " ".join(unescape(re.sub(r"</?[A-Za-z][^<>]*>", "", text)).split())
 
 
@@ -138,29 +143,24 @@ def decode_utf8(data: bytes, filename: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ConversionError(
-            f"{filename} : le fichier n'est pas encodé en UTF-8 (octet 0x{data[error.start]:02X} "
+            f"{filename}: le fichier n'est pas encodé en UTF-8 (octet 0x{data[error.start]:02X} "
             f"invalide, ligne {line}) : enregistrez-le en UTF-8 puis recommencez"
         ) from None
 
 
 def parse_xml(data: bytes, filename: str):
     """The root element, parsed only through defusedxml (no entity expansion, no external)."""
-    from xml.etree.ElementTree import ParseError
-
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import fromstring
-
     try:
         return fromstring(data)
     except ParseError as error:
         line, column = getattr(error, "position", (1, 0))
         raise ConversionError(
-            f"{filename} : XML invalide ligne {line}, colonne {column + 1} : "
+            f"{filename}: XML invalide ligne {line}, colonne {column + 1} : "
             f"{str(error).split(':')[0]}"
         ) from None
     except DefusedXmlException as error:
         raise ConversionError(
-            f"{filename} : XML refusé : entités ou références externes interdites "
+            f"{filename}: XML refusé : entités ou références externes interdites "
             f"({type(error).__name__})"
         ) from None
 
@@ -178,6 +178,20 @@ def category_segments(path: str) -> list[str]:
 
 def category_path(*segments: str) -> str:
     return "/".join(["$course$", "top", *(s.replace("/", "//") for s in segments)])
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
+
+
+def parse_decimal(text: str | None) -> Decimal | None:
+    """A number written in ASCII (``17.2``, ``-3``, ``1e3``) within ±10^30, else None."""
+    text = (text or "").strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = Decimal(text)
+    if value and not -30 <= value.adjusted() <= 30:
+        return None
+    return value
 
 
 def number_text(value: Decimal) -> str:
@@ -204,12 +218,30 @@ def validate_bank(bank: dict, *, filename: str) -> BankDocument:
     except ValidationError as error:
         problems = [f"{_where(path, bank)}{message}" for path, message in _pydantic_problems(error)]
         raise ConversionError(
-            f"{filename} : le résultat n'est pas une banque valide : " + " ; ".join(problems)
+            f"{filename}: le résultat n'est pas une banque valide : " + " ; ".join(problems)
         ) from None
 
 
 def as_document(bank: dict | BankDocument) -> BankDocument:
     return bank if isinstance(bank, BankDocument) else validate_bank(bank, filename="banque")
+
+
+def export_warnings(document: BankDocument, target: str) -> list[str]:
+    warnings = [
+        f"{target} : difficulté, compétences, références et validité des questions ne sont "
+        "pas exportées"
+    ]
+    units = [q.id for q in document.questions if isinstance(q, NumericQuestion) and q.unit]
+    if units and target == "GIFT":
+        warnings.append(f"GIFT : unités non exportées ({', '.join(units)})")
+    multiple = [q.id for q in document.questions if q.type == "multiple_choice"]
+    if multiple and not document.partial_credit:
+        warnings.append(
+            f"{target} : choix multiple tout ou rien exporté avec des fractions (100 %/n par "
+            "bonne réponse, -100 % par mauvaise) : Moodle accorde un crédit partiel à qui "
+            f"coche une partie des bonnes réponses ({', '.join(multiple)})"
+        )
+    return warnings
 
 
 # ─── Choice keys from fractions (GIFT, Moodle XML) ──────────────────────────────────────
@@ -501,8 +533,8 @@ class Draft:
         if self._no_explanation:
             warnings.append(
                 f"explication « {PLACEHOLDER_EXPLANATION} » à rédiger pour "
-                f"{len(self._no_explanation)} question(s) sans feedback général : "
-                + ", ".join(self._no_explanation)
+                f"{len(self._no_explanation)} question(s) faute d'explication (feedback "
+                "général) dans le fichier : " + ", ".join(self._no_explanation)
             )
         if self._default_topic:
             warnings.append(
@@ -565,8 +597,6 @@ def to_markdown(text: str, fmt: str, ctx: TextContext, *, inline: bool = False) 
     if fmt in ("markdown", "4"):
         return text
     if fmt in ("plain", "plain_text", "2"):
-        from html import escape
-
         text = escape(text).replace("\n", "<br>")
     elif fmt in ("moodle", "moodle_auto_format", "0"):
         text = text.replace("\r\n", "\n").replace("\n", "<br>")
@@ -644,7 +674,9 @@ _ORDERED_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 
 def escape_markdown(text: str) -> str:
     """Literal text inside Markdown: emphasis, code, links and autolinks stay literal."""
-    text = re.sub(r"([\\`*\[\]])", r"\\\1", text)
+    # A backslash is literal unless it precedes ASCII punctuation or ends a line.
+    text = re.sub(r"\\(?=[!-/:-@\[-`{-~]|\n|$)", r"\\\\", text)
+    text = re.sub(r"([`*\[\]])", r"\\\1", text)
     text = re.sub(r"(?<![^\W_])_|_(?![^\W_])", r"\\_", text)
     text = re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text)
     return re.sub(r"&(?=#?\w+;)", r"\\&", text)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from app.banks.format import BankDocument, ChoiceQuestion, NumericQuestion, TrueFalseQuestion
 from app.banks.interchange.common import (
-    ChoiceKey,
     Draft,
     ExportResult,
     ImportResult,
@@ -32,8 +31,10 @@ from app.banks.interchange.common import (
     category_segments,
     choice_from_fractions,
     decode_utf8,
+    export_warnings,
     fraction_weights,
     number_text,
+    parse_decimal,
     percent_text,
     strip_tags,
     to_markdown,
@@ -44,7 +45,8 @@ from app.banks.interchange.common import (
 _ESCAPES = {"\\": "\ue05c", ":": "\ue03a", "#": "\ue023", "=": "\ue03d", "{": "\ue07b",
             "}": "\ue07d", "~": "\ue07e", "n": "\ue00a"}  # fmt: skip
 _RESTORE = str.maketrans({v: ("\n" if k == "n" else k) for k, v in _ESCAPES.items()})
-_WEIGHT = re.compile(r"^%(-?\d+(?:\.\d*)?)%")
+_WEIGHT = re.compile(r"^%(-?[0-9]+(?:\.[0-9]*)?)%")
+_LABEL_LENGTH = 60  # not-a-threshold: characters of an unnamed question shown in reports
 _FORMATS = {"html": "html", "moodle": "moodle", "plain": "plain", "markdown": "markdown"}
 
 
@@ -135,7 +137,8 @@ def _read_question(draft: Draft, body: str, category: str | None) -> None:
     start, finish = body.find("{"), body.find("}")
     head = _split_format(body[: start if start != -1 else len(body)], "moodle")[1]
     plain = " ".join(strip_tags(restore(head)).split())
-    label = name or (plain[:60] + ("…" if len(plain) > 60 else "")) or "(sans nom)"
+    short = plain[:_LABEL_LENGTH] + ("…" if len(plain) > _LABEL_LENGTH else "")
+    label = name or short or "(sans nom)"
     if start == -1 and finish == -1:
         draft.skip(label, "description", unsupported_reason("description"))
         return
@@ -207,7 +210,7 @@ def _multichoice(draft: Draft, answer: str, fmt: str, ctx: TextContext, common: 
         if part.startswith("="):
             weight, part, single = Decimal(100), part[1:], True
         elif match := _WEIGHT.match(part):
-            weight, part = Decimal(match.group(1)), part[match.end() :]
+            weight, part = parse_decimal(match.group(1)) or Decimal(0), part[match.end() :]
         else:
             weight = Decimal(0)
         text, _, comment = part.partition("#")
@@ -237,25 +240,16 @@ def _numerical(draft: Draft, answer: str, common: dict) -> None:
     for part in candidates:
         weight = Decimal(100)
         if match := _WEIGHT.match(part):
-            weight, part = Decimal(match.group(1)), part[match.end() :]
+            weight, part = parse_decimal(match.group(1)) or Decimal(0), part[match.end() :]
         value, _, comment = part.partition("#")
         if comment.strip():
             _feedback_dropped(draft, label)
         value = restore(value).strip()
-        try:
-            if ".." in value[1:]:
-                low, high = (Decimal(v.strip()) for v in value.split("..", 1))
-                if high < low:
-                    low, high = high, low
-                answer_value, tolerance = (low + high) / 2, (high - low) / 2
-            elif ":" in value[1:]:
-                number, margin = value.split(":", 1)
-                answer_value, tolerance = Decimal(number.strip()), abs(Decimal(margin.strip()))
-            else:
-                answer_value, tolerance = Decimal(value), Decimal(0)
-        except (InvalidOperation, ValueError):
+        parsed = _numeric_value(value)
+        if parsed is None:
             draft.skip(label, "numerical", f"valeur numérique illisible « {value} »")
             return
+        answer_value, tolerance = parsed
         values.append((weight, answer_value, tolerance))
     right = [v for v in values if v[0] >= Decimal("99.999")]
     if not right:
@@ -267,6 +261,21 @@ def _numerical(draft: Draft, answer: str, common: dict) -> None:
             "(réponses multiples ou partiellement justes ignorées)"
         )
     draft.add_numeric(answer=right[0][1], tolerance=right[0][2], **common)
+
+
+def _numeric_value(value: str) -> tuple[Decimal, Decimal] | None:
+    """``3:2`` → (3, 2); ``1..5`` → (3, 2); ``4`` → (4, 0); None when unreadable."""
+    if ".." in value[1:]:
+        low, high = (parse_decimal(v) for v in value.split("..", 1))
+        if low is None or high is None:
+            return None
+        low, high = min(low, high), max(low, high)
+        return (low + high) / 2, (high - low) / 2
+    if ":" in value[1:]:
+        number, margin = (parse_decimal(v) for v in value.split(":", 1))
+        return None if number is None or margin is None else (number, abs(margin))
+    number = parse_decimal(value)
+    return None if number is None else (number, Decimal(0))
 
 
 def _feedback_dropped(draft: Draft, label: str) -> None:
@@ -298,7 +307,7 @@ def export_gift(bank: dict | BankDocument) -> ExportResult:
             label = " ".join(document.topics[current].split())
             lines += [f"$CATEGORY: {category_path(title, label)}", ""]
         lines += [_gift_question(question, document), ""]
-    return ExportResult("\n".join(lines).encode("utf-8"), _export_warnings(document, "GIFT"))
+    return ExportResult("\n".join(lines).encode("utf-8"), export_warnings(document, "GIFT"))
 
 
 def _gift_question(question, document: BankDocument) -> str:
@@ -328,22 +337,4 @@ def _option_text(text: str) -> str:
     return ("[markdown]" if text[:1] in "[%" else "") + escape(text)
 
 
-def _export_warnings(document: BankDocument, target: str) -> list[str]:
-    warnings = [
-        f"{target} : difficulté, compétences, références et validité des questions ne sont "
-        "pas exportées"
-    ]
-    units = [q.id for q in document.questions if isinstance(q, NumericQuestion) and q.unit]
-    if units and target == "GIFT":
-        warnings.append(f"GIFT : unités non exportées ({', '.join(units)})")
-    multiple = [q.id for q in document.questions if q.type == "multiple_choice"]
-    if multiple and not document.partial_credit:
-        warnings.append(
-            f"{target} : choix multiple tout ou rien exporté avec des fractions (100 %/n par "
-            "bonne réponse, -100 % par mauvaise) : Moodle accorde un crédit partiel à qui "
-            f"coche une partie des bonnes réponses ({', '.join(multiple)})"
-        )
-    return warnings
-
-
-__all__ = ["ChoiceKey", "escape", "export_gift", "import_gift", "unescape"]
+__all__ = ["escape", "export_gift", "import_gift", "unescape"]

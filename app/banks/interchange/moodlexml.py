@@ -21,7 +21,7 @@ import binascii
 import posixpath
 import xml.etree.ElementTree as ET
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import unquote
 
 from app.banks.format import BankDocument, ChoiceQuestion, NumericQuestion, TrueFalseQuestion
@@ -36,16 +36,17 @@ from app.banks.interchange.common import (
     category_path,
     category_segments,
     choice_from_fractions,
+    export_warnings,
     fraction_weights,
     is_moodle_fraction,
     number_text,
+    parse_decimal,
     parse_xml,
     percent_text,
     strip_tags,
     to_markdown,
     unsupported_reason,
 )
-from app.banks.interchange.gift import _export_warnings
 
 _GRADED_TYPES = ("multichoice", "truefalse", "numerical", "shortanswer")
 
@@ -55,7 +56,7 @@ def import_moodlexml(data: bytes, *, filename: str, today: date | None = None) -
     root = parse_xml(data, filename)
     if root.tag != "quiz":
         raise ConversionError(
-            f"{filename} : pas un fichier Moodle XML (élément racine « {root.tag} », "
+            f"{filename}: pas un fichier Moodle XML (élément racine « {root.tag} », "
             "« quiz » attendu)"
         )
     questions = root.findall("question")
@@ -65,7 +66,7 @@ def import_moodlexml(data: bytes, *, filename: str, today: date | None = None) -
     for question in questions:
         kind = question.get("type", "")
         if kind == "category":
-            path = (question.findtext("category/text") or question.findtext("category") or "")
+            path = question.findtext("category/text") or question.findtext("category") or ""
             segments = category_segments(path.strip())
             category = segments[-1] if segments else None
             category_id = (question.findtext("idnumber") or "").strip() or None
@@ -88,15 +89,11 @@ def _check_fractions(questions, filename: str) -> None:
             continue
         for answer in question.findall("answer"):
             raw = (answer.get("fraction") or "0").strip()
-            try:
-                value = Decimal(raw)
-                valid = value.is_finite() and is_moodle_fraction(value)
-            except InvalidOperation:
-                valid = False
-            if not valid:
+            value = parse_decimal(raw)
+            if value is None or not is_moodle_fraction(value):
                 grades = ", ".join(percent_text(g) for g in MOODLE_GRADES)
                 raise ConversionError(
-                    f"{filename} : question « {_name(question)} » : fraction « {raw} » invalide "
+                    f"{filename}: question « {_name(question)} » : fraction « {raw} » invalide "
                     f"(Moodle n'accepte que {grades} et leurs négatifs) : fichier refusé"
                 )
 
@@ -159,7 +156,7 @@ def _read_question(draft: Draft, question, kind: str, name: str, topic: str) -> 
             _text(a, TextContext(where, draft.warnings, _Files(a)), stem_format, inline=True)
             for a in answers
         ]
-        fractions = [Decimal((a.get("fraction") or "0").strip()) for a in answers]
+        fractions = [_fraction(a) for a in answers]
         key = choice_from_fractions(fractions, single=single)
         if isinstance(key, str):
             draft.skip(name, kind, key)
@@ -175,10 +172,15 @@ def _read_question(draft: Draft, question, kind: str, name: str, topic: str) -> 
         _numerical(draft, question, answers, common)
 
 
+def _fraction(answer) -> Decimal:
+    """An answer's fraction, already checked against Moodle's grade list."""
+    return parse_decimal(answer.get("fraction") or "0") or Decimal(0)
+
+
 def _true_false(answers) -> bool | None:
     for answer in answers:
         text = (answer.findtext("text") or "").strip().lower()
-        full = Decimal((answer.get("fraction") or "0").strip()) >= Decimal("99.999")
+        full = _fraction(answer) >= Decimal("99.999")
         if text == "true":
             return full
         if text == "false":
@@ -193,14 +195,12 @@ def _numerical(draft: Draft, question, answers, common: dict) -> None:
         text = (answer.findtext("text") or "").strip()
         if text == "*":
             continue
-        fraction = Decimal((answer.get("fraction") or "0").strip())
-        try:
-            values.append(
-                (fraction, Decimal(text), abs(Decimal((answer.findtext("tolerance") or "0"))))
-            )
-        except InvalidOperation:
+        number = parse_decimal(text)
+        tolerance = parse_decimal(answer.findtext("tolerance") or "0")
+        if number is None or tolerance is None:
             draft.skip(name, "numerical", f"valeur numérique illisible « {text} »")
             return
+        values.append((_fraction(answer), number, abs(tolerance)))
     right = [v for v in values if v[0] >= Decimal("99.999")]
     if not right:
         draft.skip(name, "numerical", "aucune réponse numérique à 100 %")
@@ -212,11 +212,7 @@ def _numerical(draft: Draft, question, answers, common: dict) -> None:
         )
     unit = None
     for element in question.findall("units/unit"):
-        try:
-            multiplier = Decimal((element.findtext("multiplier") or "1").strip())
-        except InvalidOperation:
-            continue
-        if multiplier == 1:
+        if parse_decimal(element.findtext("multiplier") or "1") == 1:
             unit = (element.findtext("unit_name") or "").strip() or None
             break
     draft.add_numeric(
@@ -249,8 +245,9 @@ def export_moodlexml(bank: dict | BankDocument) -> ExportResult:
             _sub(category, "idnumber").text = current
         _question(quiz, question, document)
     ET.indent(quiz)
-    data = ET.tostring(quiz, encoding="UTF-8", xml_declaration=True) + b"\n"
-    return ExportResult(data, _export_warnings(document, "Moodle XML"))
+    text = ET.tostring(quiz, encoding="unicode")
+    data = f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n'.encode()
+    return ExportResult(data, export_warnings(document, "Moodle XML"))
 
 
 def _sub(parent, tag: str, **attributes) -> ET.Element:
