@@ -4,7 +4,7 @@ publish, diff, YAML export."""
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from app.attempts.views import TRUE_FALSE_OPTIONS
@@ -17,7 +17,7 @@ from app.banks.diff import diff_documents
 from app.banks.format import BankFileError
 from app.banks.stats import is_valid_on
 from app.clock import paris_date
-from app.dependencies import DbSession, Now
+from app.dependencies import AppSettings, DbSession, Now
 from app.web.templating import is_htmx, redirect, templates
 
 Author = Annotated[UserAccount, Depends(require_roles(Role.FORMATEUR, Role.ADMIN))]
@@ -336,4 +336,67 @@ def publish(
         "banks/published.html",
         {"user": user, "bank_id": bank_id, "published": published},
         headers={"HX-Redirect": f"/banques/{bank_id}"} if is_htmx(request) else None,
+    )
+
+
+@router.post("/banques/importer")
+async def upload_bank(
+    request: Request,
+    session: DbSession,
+    user: Author,
+    now: Now,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File()],
+):
+    """Import a YAML, GIFT, Moodle XML or QTI file: published at once when it is a complete
+    bank, otherwise the conversion report and the YAML to complete."""
+    from app.banks.format import parse_bank_bytes
+    from app.banks.freshness import expired_before
+    from app.banks.interchange import convert_report
+    from app.banks.interchange.common import ConversionError
+
+    data = await file.read(settings.bank_max_bytes + 1)
+    filename = file.filename or "banque"
+    catalog = banks_service.default_catalog()
+    context: dict = {"user": user, "filename": filename, "skipped": [], "warnings": []}
+    try:
+        if len(data) > settings.bank_max_bytes:
+            raise ConversionError(
+                f"{filename} : fichier trop volumineux ({settings.bank_max_bytes} octets au plus)"
+            )
+        conversion = convert_report(
+            data, filename=filename, target_format="yaml", catalog=catalog, today=paris_date(now)
+        )
+    except ConversionError as error:
+        context.update(error=str(error), skipped=error.skipped)
+        return templates.TemplateResponse(request, "banks/import_report.html", context, 400)
+    context.update(
+        skipped=conversion.skipped,
+        warnings=conversion.warnings,
+        yaml=conversion.data.decode("utf-8"),
+    )
+    try:
+        document = parse_bank_bytes(
+            conversion.data, filename=filename, catalog=catalog, max_bytes=settings.bank_max_bytes
+        )
+        outcome = banks_service.import_document(
+            session=session, document=document, source=f"{filename} ({user.login})", now=now
+        )
+    except BankFileError as error:
+        context["issues"] = error.issues
+        return templates.TemplateResponse(request, "banks/import_report.html", context, 400)
+    except banks_service.BankVersionConflict as error:
+        context["error"] = str(error)
+        return templates.TemplateResponse(request, "banks/import_report.html", context, 409)
+    return templates.TemplateResponse(
+        request,
+        "banks/published.html",
+        {
+            "user": user,
+            "bank_id": document.id,
+            "published": drafts_service.Published(
+                outcome.version, expired_before(outcome.version.content, day=paris_date(now))
+            ),
+            "skipped": conversion.skipped,
+        },
     )

@@ -187,3 +187,46 @@ class TestExport:
         )
         original = banks_service.get_document(session=db, bank_id="essai", version="2026.1")
         assert again.content_sha256() == original.content_sha256()
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "interchange" / "fixtures"
+
+
+class TestUpload:
+    def upload(self, client, name: str, data: bytes):
+        page = client.get("/banques").text
+        return client.post(
+            "/banques/importer",
+            data={"csrf_token": csrf(page)},
+            files={"file": (name, data, "application/octet-stream")},
+        )
+
+    def test_complete_yaml_is_published(self, client, db, make_user):
+        make_user("fanny", "formateur")
+        form_login(client, "fanny")
+        from tests.banks.samples import VALID_BANK
+
+        response = self.upload(client, "essai.yaml", VALID_BANK.encode())
+        assert response.status_code == 200
+        assert "<h1>Version 2026.1 publiée</h1>" in response.text
+        assert banks_service.get_document(session=db, bank_id="essai", version="2026.1")
+
+    def test_gift_needs_completing(self, client, db, make_user):
+        make_user("fanny", "formateur")
+        form_login(client, "fanny")
+        data = (FIXTURES / "gift" / "questions.gift.txt").read_bytes()
+        response = self.upload(client, "questions.gift.txt", data)
+        page = unescape(response.text)
+        assert response.status_code == 400
+        assert "La banque convertie n'est pas encore valide : rien n'a été publié." in page
+        assert "question ignorée : Q8 (essay)" in page
+        assert '<textarea id="converted"' in page
+        assert banks_service.list_banks(session=db) == []
+
+    def test_not_utf8_gift_is_refused(self, client, db, make_user):
+        make_user("fanny", "formateur")
+        form_login(client, "fanny")
+        data = (FIXTURES / "gift" / "questions_encoding_windows-1252.gift.txt").read_bytes()
+        response = self.upload(client, "win.gift.txt", data)
+        assert response.status_code == 400
+        assert "UTF-8" in unescape(response.text)
