@@ -142,7 +142,7 @@ async def run_candidates(args, server: Server, questionnaire_id: int):
         base_url=server.url, limits=limits, timeout=60, cookies=no_cookies
     ) as http:
         # Logins (Argon2, deliberately slow) come before the measured phases, a few at a time.
-        gate = asyncio.Semaphore(16)
+        gate = asyncio.Semaphore(4)
 
         async def login(i):
             async with gate:
