@@ -115,7 +115,8 @@ def _scalar(loader, node, out: MarkedData):
                 return loader.construct_object(node, deep=True)
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as error:  # a tag refused by the safe loader, !!binary not base64
-        out.problems.append((node.start_mark.line + 1, f"valeur YAML refusée : {error.problem}"))
+        what = getattr(error, "problem", None) or error
+        out.problems.append((node.start_mark.line + 1, f"valeur YAML refusée : {what}"))
         return None
     except Exception:
         # A value PyYAML fails to build (2026-02-30, an integer of 5000 digits, !!bool oui?):

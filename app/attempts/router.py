@@ -9,7 +9,13 @@ from fastapi.responses import JSONResponse
 from app.attempts import service as attempts_service
 from app.attempts import views
 from app.attempts.models import RUNNING, Attempt
-from app.attempts.schemas import AnswerSave, AnswerSaved, AttemptRead, QuestionnaireStatus
+from app.attempts.schemas import (
+    AnswerSave,
+    AnswerSaved,
+    AttemptRead,
+    QuestionnaireStatus,
+    Refusal,
+)
 from app.attempts.timing import remaining_seconds
 from app.auth.dependencies import require_roles
 from app.auth.models import UserAccount
@@ -101,6 +107,11 @@ def get_attempt(
 @api.put(
     "/attempts/{attempt_id}/answers/{question_id}",
     response_model=AnswerSaved,
+    responses={
+        404: {"model": Refusal, "description": "Tentative ou question introuvable"},
+        409: {"model": Refusal, "description": "Temps écoulé ou questionnaire remis"},
+        422: {"model": Refusal, "description": "Réponse qui ne convient pas à la question"},
+    },
     summary="Enregistrer une réponse (idempotent, ordonné par seq)",
 )
 def save_answer(

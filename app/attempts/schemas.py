@@ -96,3 +96,9 @@ class AnswerSaved(BaseModel):
     response: dict
     saved_at: datetime
     remaining_seconds: int
+
+
+class Refusal(BaseModel):
+    """A refusal: a French message, or FastAPI's list of validation errors."""
+
+    detail: str | list[dict]

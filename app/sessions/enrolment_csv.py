@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 
 MAX_ROWS = 5000
+# What the account columns hold: the email becomes the login (64), « prénom nom » the name (200).
+MAX_EMAIL = 64
+MAX_DISPLAY_NAME = 200
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")
 COLUMNS = {
@@ -111,6 +114,13 @@ def parse_enrolment_csv(data: bytes, *, filename: str) -> list[EnrolmentRow]:
             row_problems.append(f"email invalide « {email} »")
         if number and not NUMBER.match(number):
             row_problems.append(f"numéro de candidat invalide « {number} »")
+        if len(email) > MAX_EMAIL:
+            row_problems.append(f"email trop long ({MAX_EMAIL} caractères au plus)")
+        name = f"{values.get('first_name', '')} {values.get('last_name', '')}"
+        if len(name) > MAX_DISPLAY_NAME:
+            row_problems.append(f"prénom et nom trop longs ({MAX_DISPLAY_NAME} caractères au plus)")
+        if any("\x00" in value for value in values.values()):
+            row_problems.append("caractère nul (0x00) interdit")
         if number in seen_numbers:
             row_problems.append(f"numéro {number} déjà utilisé ligne {seen_numbers[number]}")
         if email in seen_emails:

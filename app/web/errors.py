@@ -5,6 +5,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.dependencies import CSRFError, Forbidden, LoginRequired
@@ -66,6 +67,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if detail is None or detail in ("Not Found", "Method Not Allowed"):
             detail = _STATUS_TEXT.get(exc.status_code, "Erreur.")
         return _error(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)  # SQLite: « Python int too large to convert »
+    @app.exception_handler(DataError)  # PostgreSQL: « integer out of range » (SQLSTATE 22003)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        """An identifier beyond the database's integers (/attempts/2147483648) names no row."""
+        if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) != "22003":
+            raise exc
+        return _error(request, 404, _STATUS_TEXT[404])
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

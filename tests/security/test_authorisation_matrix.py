@@ -101,7 +101,8 @@ MATRIX: dict[str, str] = {
     f"GET {B}/versions/{{version}}": "DDDAAA",
     f"GET {B}/versions/{{version}}/export.yaml": "DDDAAA",
     f"GET {B}/diff": "DDDAAA",
-    # Drafts: formateur and admin only (not the jury).
+    # Drafts and uploads: formateur and admin only (not the jury).
+    "POST /banques/importer": "DDDADA",
     f"POST {B}/brouillons": "DDDADA",
     f"GET {D}": "DDDADA",
     f"GET {D}/questions/{{index}}": "DDDADA",
@@ -306,6 +307,10 @@ BODIES: dict[str, Body] = {
     f"POST {T}/questions/{{position}}/marque": _form(),
     f"POST {T}/remettre": _form(confirm="oui"),
     f"POST {B}/brouillons": _form(version="2026.2"),
+    "POST /banques/importer": lambda _w, _p: {
+        "data": {},
+        "files": {"file": ("vide.yaml", b"", "application/yaml")},
+    },
     f"POST {D}/questions/{{index}}": lambda w, _p: {"data": {"text": w.question_text}},
     f"POST {D}/apercu": lambda w, _p: {"data": {"text": w.question_text, "index": "0"}},
     f"POST {D}/questions/{{index}}/supprimer": _form(),
