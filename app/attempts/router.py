@@ -52,14 +52,21 @@ def _topic_labels(session, attempt: Attempt) -> dict[str, str]:
     )
 
 
-def _own_attempt(session, attempt_id: int, user: UserAccount, now, grace: int) -> Attempt:
+def own_attempt(
+    attempt_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
+) -> Attempt:
     """The candidate's attempt, finalised on the way if its time is over (lazy)."""
     with refusals():
         attempt = attempts_service.load_attempt(
             session=session, attempt_id=attempt_id, user_id=user.id
         )
-    attempts_service.finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+    attempts_service.finalise_if_expired(
+        session=session, attempt=attempt, now=now, grace=settings.deadline_grace_seconds
+    )
     return attempt
+
+
+OwnAttempt = Annotated[Attempt, Depends(own_attempt)]
 
 
 # --------------------------------------------------------------------------- JSON API
@@ -97,10 +104,7 @@ def start_attempt(
 
 
 @api.get("/attempts/{attempt_id}", response_model=AttemptRead, summary="Une tentative")
-def get_attempt(
-    attempt_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
-):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
     return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
 
 
@@ -150,10 +154,7 @@ def save_answer(
 
 
 @api.post("/attempts/{attempt_id}/submit", response_model=AttemptRead, summary="Remettre")
-def submit_attempt(
-    attempt_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
-):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
+def submit_attempt(attempt: OwnAttempt, session: DbSession, now: Now, settings: AppSettings):
     attempts_service.submit(
         session=session, attempt=attempt, now=now, grace=settings.deadline_grace_seconds
     )
@@ -201,7 +202,7 @@ def _finished_redirect(request: Request, attempt: Attempt):
 
 @router.get("/tentatives/{attempt_id}/questions/{position}")
 def question_page(
-    attempt_id: int,
+    attempt: OwnAttempt,
     position: int,
     request: Request,
     session: DbSession,
@@ -209,7 +210,6 @@ def question_page(
     now: Now,
     settings: AppSettings,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
     item = _item_at(attempt, position)
@@ -231,7 +231,7 @@ def question_page(
 
 @router.post("/tentatives/{attempt_id}/questions/{position}")
 def question_form(
-    attempt_id: int,
+    attempt: OwnAttempt,
     position: int,
     request: Request,
     session: DbSession,
@@ -243,7 +243,6 @@ def question_form(
     go: Annotated[str, Form()] = "suivante",
 ):
     """The save without JavaScript: the form posts, the server numbers the save."""
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
     item = _item_at(attempt, position)
@@ -271,15 +270,12 @@ def question_form(
 
 @router.post("/tentatives/{attempt_id}/questions/{position}/marque")
 def toggle_flag(
-    attempt_id: int,
+    attempt: OwnAttempt,
     position: int,
     request: Request,
     session: DbSession,
     user: Candidate,
-    now: Now,
-    settings: AppSettings,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
     item = _item_at(attempt, position)
@@ -292,14 +288,11 @@ def toggle_flag(
 
 @router.get("/tentatives/{attempt_id}/relecture")
 def review_page(
-    attempt_id: int,
+    attempt: OwnAttempt,
     request: Request,
-    session: DbSession,
     user: Candidate,
     now: Now,
-    settings: AppSettings,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status != RUNNING:
         return _finished_redirect(request, attempt)
     return templates.TemplateResponse(
@@ -318,16 +311,14 @@ def review_page(
 
 @router.post("/tentatives/{attempt_id}/remettre")
 def submit_page(
-    attempt_id: int,
+    attempt: OwnAttempt,
     request: Request,
     session: DbSession,
-    user: Candidate,
     now: Now,
     settings: AppSettings,
     confirm: Annotated[str | None, Form()] = None,
     auto: Annotated[str | None, Form()] = None,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status == RUNNING:
         if confirm != "oui" and auto != "1":
             return redirect(request, f"/tentatives/{attempt.id}/relecture")
@@ -339,14 +330,12 @@ def submit_page(
 
 @router.get("/tentatives/{attempt_id}/resultat")
 def result_page(
-    attempt_id: int,
+    attempt: OwnAttempt,
     request: Request,
     session: DbSession,
     user: Candidate,
     now: Now,
-    settings: AppSettings,
 ):
-    attempt = _own_attempt(session, attempt_id, user, now, settings.deadline_grace_seconds)
     if attempt.status == RUNNING:
         return redirect(request, f"/tentatives/{attempt.id}/questions/1")
     labels = _topic_labels(session, attempt)
