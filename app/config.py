@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Requests using the database at once in each process (others wait their turn, holding
+    # nothing). Unset: 1 on SQLite (one writer at a time anyway), 16 on PostgreSQL.
+    db_concurrency: int | None = Field(default=None, ge=1, le=64)
     # Years after a candidate's last session closed before `ccpq gdpr purge` pseudonymises them.
     retention_years: int = 5
     # Mounts the bare-stack reference endpoint of `make bench`; never in production.

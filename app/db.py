@@ -1,6 +1,8 @@
 """Database engine, declarative base and the request-scoped transaction."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +12,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from app.config import get_settings
 
@@ -55,6 +59,30 @@ IntPK = Annotated[int, mapped_column(primary_key=True)]
 CreatedAt = Annotated[datetime, mapped_column(default=utcnow)]
 
 
+_SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="IMMEDIATE")
+
+
+def reads_then_writes(endpoint):
+    """Mark an endpoint that commits its reads before it writes, each write conditional.
+
+    On SQLite its reads then take no lock and the write lock is held for the writes alone
+    (a transaction whose first statement writes always sees the latest data). Other
+    engines are unaffected.
+    """
+    endpoint.sqlite_begin = "DEFERRED"
+    return endpoint
+
+
+@contextmanager
+def sqlite_write_lock_first() -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock before their first read."""
+    token = _SQLITE_BEGIN.set("IMMEDIATE")
+    try:
+        yield
+    finally:
+        _SQLITE_BEGIN.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
     # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL").
@@ -73,7 +101,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection) -> None:
         # IMMEDIATE takes the write lock up front: two processes that read then write would
         # otherwise fail at once with "database is locked" instead of waiting busy_timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # DEFERRED only where the code ends its reads before it writes (see reads_then_writes).
+        connection.exec_driver_sql(f"BEGIN {_SQLITE_BEGIN.get()}")
 
 
 def build_engine(url: str) -> Engine:
@@ -90,6 +119,18 @@ def build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
 
 
+# Below the PostgreSQL pool (20) and the thread pool (40): an admitted request always
+# finds both (see app/web/admission.py).
+POSTGRES_REQUEST_SLOTS = 16
+
+
+def request_slots(url: str, configured: int | None = None) -> int:
+    """How many requests of one process may use the database at once."""
+    if configured is not None:
+        return configured
+    return 1 if make_url(url).get_backend_name() == "sqlite" else POSTGRES_REQUEST_SLOTS
+
+
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine for the configured database."""
@@ -101,12 +142,28 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
-    """One request, one transaction: commit after the handler, roll back on error."""
-    with get_sessionmaker()() as session:
-        try:
-            yield session
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One request, one transaction: commit after the handler, roll back on error.
+
+    Asynchronous so that opening costs no thread hop (the session connects lazily, in the
+    handler's thread); the commit or rollback and the close take one hop together.
+    """
+    # Set in the request's own context, which its thread-pool calls inherit.
+    _SQLITE_BEGIN.set(getattr(request.scope.get("endpoint"), "sqlite_begin", "IMMEDIATE"))
+    session = get_sessionmaker()()
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    finally:
+        session.close()

@@ -12,12 +12,14 @@ from app.auth.dependencies import csrf_protect
 from app.banks import authoring as authoring_router
 from app.banks import router as banks_router
 from app.config import get_settings
+from app.db import request_slots
 from app.dependencies import DbSession
 from app.gdpr import router as gdpr_router
 from app.home import router as home_router
 from app.records import router as records_router
 from app.referential import router as referential_router
 from app.sessions import router as sessions_router
+from app.web.admission import AdmissionMiddleware
 from app.web.errors import install_error_handlers
 from app.web.security import SecurityHeadersMiddleware
 from app.web.templating import STATIC_DIR
@@ -39,7 +41,12 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         docs_url=None,  # Swagger UI loads scripts from a CDN: no CDN under our CSP
         redoc_url=None,
     )
+    settings = get_settings()
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        AdmissionMiddleware,
+        slots=request_slots(settings.database_url, settings.db_concurrency),
+    )
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
@@ -58,7 +65,7 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
         if hasattr(module, "api"):
             app.include_router(module.api)
 
-    if get_settings().bench_baseline:
+    if settings.bench_baseline:
         from app.web.baseline import ROUTES
 
         app.router.routes.extend(ROUTES)

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import app.cli
 import app.db
 from app.cli import alembic_config
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import build_engine, get_db
+from app.dependencies import app_settings
 from app.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def web_app(db: Session, settings: Settings):
             raise
 
     application.dependency_overrides[get_db] = _db
-    application.dependency_overrides[get_settings] = lambda: settings
+    application.dependency_overrides[app_settings] = lambda: settings
     return application
 
 

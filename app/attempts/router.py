@@ -22,6 +22,7 @@ from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
+from app.db import reads_then_writes
 from app.dependencies import AppSettings, DbSession, Now
 from app.web.templating import redirect, templates
 
@@ -118,6 +119,7 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
     },
     summary="Enregistrer une réponse (idempotent, ordonné par seq)",
 )
+@reads_then_writes
 def save_answer(
     attempt_id: int,
     question_id: str,
@@ -127,29 +129,34 @@ def save_answer(
     now: Now,
     settings: AppSettings,
 ):
+    save = attempts_service.Autosave(
+        attempt_id=attempt_id,
+        user_id=user.id,
+        question_id=question_id,
+        selected=body.selected,
+        value=body.value,
+        seq=body.seq,
+    )
+    grace = settings.deadline_grace_seconds
     try:
         with refusals():
-            attempt, outcome = attempts_service.save_answer_by_id(
-                session=session,
-                attempt_id=attempt_id,
-                user_id=user.id,
-                question_id=question_id,
-                selected=body.selected,
-                value=body.value,
-                seq=body.seq,
-                now=now,
-                grace=settings.deadline_grace_seconds,
+            target = attempts_service.autosave_target(
+                session=session, save=save, now=now, grace=grace
+            )
+            session.commit()  # the reads end here: see reads_then_writes
+            saved = attempts_service.autosave(
+                session=session, save=save, target=target, now=now, grace=grace
             )
     except HTTPException as error:
         # Returned, not raised: a lazily finalised attempt must be committed.
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
     return AnswerSaved(
         question_id=question_id,
-        stored=outcome.stored,
-        seq=outcome.answer.seq,
-        response=outcome.answer.response,
-        saved_at=outcome.answer.saved_at,
-        remaining_seconds=remaining_seconds(deadline_at=attempt.deadline_at, now=now),
+        stored=saved.stored,
+        seq=saved.seq,
+        response=saved.response,
+        saved_at=saved.saved_at,
+        remaining_seconds=remaining_seconds(deadline_at=saved.deadline_at, now=now),
     )
 
 

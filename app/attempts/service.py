@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.attempts.draw import DrawError, draw
 from app.attempts.models import EXPIRED, RUNNING, SUBMITTED, Answer, Attempt, AttemptItem
@@ -19,6 +22,7 @@ from app.attempts.timing import accepts_saves, deadline
 from app.audit import service as audit_service
 from app.banks.models import QuestionVersion
 from app.clock import paris_date, paris_datetime
+from app.db import sqlite_write_lock_first
 from app.records import service as records_service
 from app.referential.model import default_referential
 from app.scoring.engine import score_attempt
@@ -104,6 +108,17 @@ def rescore(*, session: Session, attempt: Attempt) -> None:
 
 def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: datetime) -> None:
     """Close the attempt with what was saved, score it, record it."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock the row (an autosave in flight holds it until it commits), then score the
+        # answers as they are now. SQLite needs none of this: its writers take turns.
+        session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
+        session.scalars(
+            _attempt_query()
+            .where(Attempt.id == attempt.id)
+            .execution_options(populate_existing=True)
+        ).unique().one()
+        if attempt.status != RUNNING:  # finalised meanwhile by another request
+            return
     attempt.status = status
     attempt.finished_at = finished_at
     rescore(session=session, attempt=attempt)
@@ -207,7 +222,15 @@ def start_or_resume(
         number=len(previous) + 1,
         now=now,
     )
-    return load_attempt(session=session, attempt_id=attempt.id)
+    if attempt is None:  # another request of this candidate started it first
+        return start_or_resume(
+            session=session,
+            user_id=user_id,
+            questionnaire_id=questionnaire_id,
+            now=now,
+            grace=grace,
+        )
+    return attempt
 
 
 def _new_attempt(
@@ -217,7 +240,8 @@ def _new_attempt(
     enrolment: Enrolment,
     number: int,
     now: datetime,
-) -> Attempt:
+) -> Attempt | None:
+    """A new attempt drawn now, loaded for display; None if a concurrent start won."""
     versions = session.scalars(
         select(QuestionVersion).where(
             QuestionVersion.bank_version_id == questionnaire.bank_version_id
@@ -263,7 +287,7 @@ def _new_attempt(
         with session.begin_nested():  # two tabs starting at once: one attempt wins
             session.add(attempt)
             session.flush()
-            session.add_all(
+            items = [
                 AttemptItem(
                     attempt_id=attempt.id,
                     position=position,
@@ -272,7 +296,8 @@ def _new_attempt(
                     option_order=list(item.option_order) if item.option_order else None,
                 )
                 for position, item in enumerate(drawn, start=1)
-            )
+            ]
+            session.add_all(items)
             session.flush()
             audit_service.record(
                 session=session,
@@ -288,7 +313,7 @@ def _new_attempt(
             )
     except IntegrityError:
         existing = session.scalar(
-            select(Attempt).where(
+            select(Attempt.id).where(
                 Attempt.enrolment_id == enrolment.id,
                 Attempt.session_questionnaire_id == questionnaire.id,
                 Attempt.number == number,
@@ -296,7 +321,14 @@ def _new_attempt(
         )
         if existing is None:
             raise
-        return existing
+        return None
+    # What the response needs is in hand: no second read of the attempt just written.
+    for item in items:
+        set_committed_value(item, "question_version", by_id[item.question_id])
+        set_committed_value(item, "answer", None)
+    set_committed_value(attempt, "items", items)
+    set_committed_value(attempt, "session_questionnaire", questionnaire)
+    set_committed_value(attempt, "enrolment", enrolment)
     return attempt
 
 
@@ -376,61 +408,177 @@ def save_answer(
     )
 
 
-def save_answer_by_id(
+@dataclass(frozen=True)
+class Autosave:
+    """One autosave as the candidate sent it."""
+
+    attempt_id: int
+    user_id: int
+    question_id: str
+    selected: list[str] | None
+    value: object
+    seq: int
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What the autosave answers: the response the server holds and the deadline."""
+
+    stored: bool
+    seq: int
+    response: dict
+    saved_at: datetime
+    deadline_at: datetime
+
+
+@dataclass(frozen=True)
+class AutosaveTarget:
+    """What an autosave needs to write, read beforehand: the item and the answer held."""
+
+    item_id: int
+    first_seen_at: datetime | None
+    deadline_at: datetime
+    response: dict
+    held: Saved | None
+
+
+# The hot path's statements, built once (building one costs more than running it).
+_AUTOSAVE_TARGET = (
+    select(
+        Attempt.status,
+        Attempt.deadline_at,
+        AttemptItem.id.label("item_id"),
+        AttemptItem.first_seen_at,
+        QuestionVersion.content,
+        Answer.seq,
+        Answer.response,
+        Answer.saved_at,
+    )
+    .join(Enrolment, Enrolment.id == Attempt.enrolment_id)
+    .join(
+        AttemptItem,
+        (AttemptItem.attempt_id == Attempt.id)
+        & (AttemptItem.question_id == bindparam("question_id")),
+    )
+    .join(QuestionVersion, QuestionVersion.id == AttemptItem.question_version_id)
+    .outerjoin(Answer, Answer.attempt_item_id == AttemptItem.id)
+    .where(Attempt.id == bindparam("attempt_id"), Enrolment.user_id == bindparam("user_id"))
+)
+_TOUCH_RUNNING_ATTEMPT = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == RUNNING)
+    .values(last_saved_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_MARK_SEEN = (
+    update(AttemptItem)
+    .where(AttemptItem.id == bindparam("item_id"))
+    .values(seen=True, first_seen_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+# Compare-and-set on seq in one statement: a newer save is never overwritten.
+_response, _seq, _now = (
+    bindparam("response", type_=Answer.response.type),
+    bindparam("seq", type_=Answer.seq.type),
+    bindparam("now", type_=Answer.saved_at.type),
+)
+_UPSERT_ANSWER = {
+    name: insert(Answer)
+    .values(attempt_item_id=bindparam("item_id"), response=_response, seq=_seq, saved_at=_now)
+    .on_conflict_do_update(
+        index_elements=[Answer.attempt_item_id],
+        set_={"response": _response, "seq": _seq, "saved_at": _now},
+        where=Answer.seq < _seq,
+    )
+    .returning(Answer.seq)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+
+
+def autosave_target(
+    *, session: Session, save: Autosave, now: datetime, grace: int
+) -> AutosaveTarget | None:
+    """The hot path's only read (no ORM object is built); None sends the save the long way.
+
+    The long way (time over, attempt remitted, unknown question) refuses and finalises.
+    Raises InvalidResponse for a response that does not fit the question.
+    """
+    row = session.execute(
+        _AUTOSAVE_TARGET,
+        {"attempt_id": save.attempt_id, "user_id": save.user_id, "question_id": save.question_id},
+    ).one_or_none()
+    if (
+        row is None
+        or row.status != RUNNING
+        or not accepts_saves(deadline_at=row.deadline_at, now=now, grace_seconds=grace)
+    ):
+        return None
+    return AutosaveTarget(
+        item_id=row.item_id,
+        first_seen_at=row.first_seen_at,
+        deadline_at=row.deadline_at,
+        response=normalise_response(row.content, selected=save.selected, value=save.value),
+        held=None
+        if row.seq is None
+        else Saved(False, row.seq, row.response, row.saved_at, row.deadline_at),
+    )
+
+
+def autosave(
     *,
     session: Session,
-    attempt_id: int,
-    user_id: int,
-    question_id: str,
-    selected: list[str] | None,
-    value,
-    seq: int,
+    save: Autosave,
+    target: AutosaveTarget | None,
     now: datetime,
     grace: int,
-) -> tuple[Attempt, SaveOutcome]:
-    """The autosave hot path: reads the attempt row and one item, not the whole attempt."""
-    attempt = session.scalars(
-        select(Attempt)
-        .join(Attempt.enrolment)
-        .where(Attempt.id == attempt_id, Enrolment.user_id == user_id)
-    ).one_or_none()
-    if attempt is None:
-        raise AttemptNotFound()
-    if attempt.status != RUNNING or not accepts_saves(
-        deadline_at=attempt.deadline_at, now=now, grace_seconds=grace
-    ):  # rare: refuse, finalising on the way, with the whole attempt
-        full = load_attempt(session=session, attempt_id=attempt_id)
-        outcome = save_answer(
-            session=session,
-            attempt=full,
-            question_id=question_id,
-            selected=selected,
-            value=value,
-            seq=seq,
-            now=now,
-            grace=grace,
-        )
-        return full, outcome
-    item = (
-        session.scalars(
-            select(AttemptItem)
-            .options(joinedload(AttemptItem.question_version), joinedload(AttemptItem.answer))
-            .where(AttemptItem.attempt_id == attempt_id, AttemptItem.question_id == question_id)
-        )
-        .unique()
-        .one_or_none()
-    )
-    if item is None:
-        raise AttemptNotFound()
-    return attempt, _store_answer(
+) -> Saved:
+    """Store the response unless a newer one is held; every write checks its condition.
+
+    The reads may be a moment old (see ``autosave_target``): the attempt must still run
+    when the write happens, and the seq compare-and-set is one statement.
+    """
+    if target is None:
+        with sqlite_write_lock_first():
+            return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
+    if target.held is not None and save.seq <= target.held.seq:
+        return target.held
+    # The attempt row first: on PostgreSQL this waits for a submission in flight (which
+    # locks the row) and then sees it; on SQLite this statement takes the write lock.
+    still_running = session.execute(
+        _TOUCH_RUNNING_ATTEMPT, {"attempt_id": save.attempt_id, "now": now}
+    ).rowcount
+    if not still_running:
+        return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
+    stored = session.execute(
+        _UPSERT_ANSWER[session.get_bind().dialect.name],
+        {"item_id": target.item_id, "response": target.response, "seq": save.seq, "now": now},
+    ).first()
+    if stored is None:  # a newer save got there first
+        current = session.execute(
+            select(Answer.seq, Answer.response, Answer.saved_at).where(
+                Answer.attempt_item_id == target.item_id
+            )
+        ).one()
+        return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
+    if target.first_seen_at is None:
+        session.execute(_MARK_SEEN, {"item_id": target.item_id, "now": now})
+    return Saved(True, save.seq, target.response, now, target.deadline_at)
+
+
+def _autosave_the_long_way(*, session: Session, save: Autosave, now: datetime, grace: int) -> Saved:
+    attempt = load_attempt(session=session, attempt_id=save.attempt_id, user_id=save.user_id)
+    outcome = save_answer(
         session=session,
         attempt=attempt,
-        item=item,
-        selected=selected,
-        value=value,
-        seq=seq,
+        question_id=save.question_id,
+        selected=save.selected,
+        value=save.value,
+        seq=save.seq,
         now=now,
+        grace=grace,
     )
+    answer = outcome.answer
+    return Saved(outcome.stored, answer.seq, answer.response, answer.saved_at, attempt.deadline_at)
 
 
 def _store_answer(

@@ -104,7 +104,7 @@ def new_anonymous_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def require_user(auth: CurrentAuth) -> UserAccount:
+async def require_user(auth: CurrentAuth) -> UserAccount:
     """The logged-in account, or LoginRequired."""
     if auth.user is None:
         raise LoginRequired(expired=auth.stale_cookie)
@@ -118,7 +118,7 @@ def require_roles(*roles: Role):
     """A dependency that lets only the given roles through."""
     allowed = frozenset(roles)
 
-    def dependency(user: CurrentUser) -> UserAccount:
+    async def dependency(user: CurrentUser) -> UserAccount:
         if user.role not in allowed:
             raise Forbidden()
         return user

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from app.auth.models import LoginAttempt, UserAccount, UserSession
@@ -142,19 +142,23 @@ def open_session(
     return OpenedSession(token=token, record=record)
 
 
+# Built once: every request runs it, and building a statement costs more than running it.
+_LIVE_SESSION = (
+    select(UserSession)
+    .join(UserSession.user)
+    .options(contains_eager(UserSession.user))
+    .where(
+        UserSession.token_sha256 == bindparam("digest"),
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+        UserAccount.is_active.is_(True),
+    )
+)
+
+
 def find_session(*, session: Session, token: str, now: datetime) -> UserSession | None:
     """The live session for ``token``: not revoked, not expired, its account active."""
-    return session.scalar(
-        select(UserSession)
-        .join(UserSession.user)
-        .options(contains_eager(UserSession.user))
-        .where(
-            UserSession.token_sha256 == token_digest(token),
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > now,
-            UserAccount.is_active.is_(True),
-        )
-    )
+    return session.scalar(_LIVE_SESSION, {"digest": token_digest(token), "now": now})
 
 
 def revoke_session(*, session: Session, record: UserSession, now: datetime) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.attempts import service as attempts_service
 from app.attempts.models import Attempt
+from app.auth.models import UserAccount
 from app.sessions import service as sessions_service
 from tests.exam_fixtures import CLOSES, login
 
@@ -334,3 +335,40 @@ class TestMyQuestionnaires:
         candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
         mine = candidate.get("/api/v1/me/questionnaires").json()[0]
         assert (mine["status"], mine["attempt_id"]) == ("termine", attempt["id"])
+
+
+class TestAutosaveBetweenReadAndWrite:
+    """The autosave reads, ends its reads, then writes: what happens in between counts."""
+
+    def _read(self, db, attempt, question_id, seq, clock, **body):
+        save = attempts_service.Autosave(
+            attempt_id=attempt["id"],
+            user_id=db.scalar(select(UserAccount.id).where(UserAccount.login == "alice")),
+            question_id=question_id,
+            selected=body.get("selected"),
+            value=body.get("value"),
+            seq=seq,
+        )
+        target = attempts_service.autosave_target(session=db, save=save, now=clock.now, grace=GRACE)
+        return save, target
+
+    def test_a_submission_in_between_refuses_the_write(self, candidate, exam, db, clock):
+        attempt = start(candidate, exam)
+        save_call, target = self._read(db, attempt, "q-choix", 1, clock, selected=["a"])
+        assert target is not None
+        candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
+        with pytest.raises(attempts_service.AttemptError, match="déjà remis"):
+            attempts_service.autosave(
+                session=db, save=save_call, target=target, now=clock.now, grace=GRACE
+            )
+        held = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert by_id(held, "q-choix")["response"] is None
+
+    def test_a_newer_save_in_between_is_kept(self, candidate, exam, db, clock):
+        attempt = start(candidate, exam)
+        save_call, target = self._read(db, attempt, "q-choix", 1, clock, selected=["a"])
+        assert save(candidate, attempt["id"], "q-choix", 2, selected=["b"]).json()["stored"]
+        saved = attempts_service.autosave(
+            session=db, save=save_call, target=target, now=clock.now, grace=GRACE
+        )
+        assert (saved.stored, saved.seq, saved.response) == (False, 2, {"selected": ["b"]})

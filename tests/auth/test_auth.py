@@ -12,8 +12,9 @@ from app.auth.dependencies import CSRF_COOKIE, SESSION_COOKIE
 from app.auth.models import LoginAttempt, UserSession
 from app.auth.passwords import hash_password, verify_password
 from app.auth.roles import Role
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import utcnow
+from app.dependencies import app_settings
 
 WRONG = "Identifiant ou mot de passe incorrect."
 
@@ -313,7 +314,7 @@ class TestRoles:
 
 class TestCookieSecurity:
     def test_secure_cookie_outside_dev(self, web_app, client, make_user):
-        web_app.dependency_overrides[get_settings] = lambda: Settings(
+        web_app.dependency_overrides[app_settings] = lambda: Settings(
             env="prod", secret_key="x" * 40
         )
         make_user("alice")
