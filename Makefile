@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 
 N ?= 500
 DB ?= sqlite postgres
+SAVE_SECONDS ?= 180
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +30,9 @@ test: install
 
 # Load benchmark, loopback only (not part of `make test`): `make bench N=2000 DB=postgres`.
 bench: install
-	for db in $(DB); do $(BIN)/python -m tests.bench.run --candidates $(N) --db $$db || exit 1; done
+	for db in $(DB); do \
+	  $(BIN)/python -m tests.bench.run --candidates $(N) --db $$db --save-seconds $(SAVE_SECONDS) || exit 1; \
+	done
 
 lint: install
 	$(BIN)/ruff check .

@@ -156,7 +156,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, commit=True)
+    else:  # the handler committed its own writes: nothing left to do in a thread
+        session.close()
 
 
 def _end(session: Session, *, commit: bool) -> None:

@@ -66,7 +66,9 @@ class AttemptItem(Base):
     first_seen_at: Mapped[datetime | None]
 
     attempt: Mapped[Attempt] = relationship(back_populates="items", lazy="raise")
-    question_version: Mapped[QuestionVersion] = relationship(lazy="raise")
+    # No cascade: a started attempt shows the bank catalogue's shared, detached copies
+    # (app.banks.service.catalogue); a question version is never created through an item.
+    question_version: Mapped[QuestionVersion] = relationship(lazy="raise", cascade="")
     answer: Mapped["Answer | None"] = relationship(back_populates="item", lazy="raise")
 
 

@@ -147,6 +147,7 @@ def save_answer(
             saved = attempts_service.autosave(
                 session=session, save=save, target=target, now=now, grace=grace
             )
+            session.commit()  # in this thread: the request needs no other one to finish
     except HTTPException as error:
         # Returned, not raised: a lazily finalised attempt must be committed.
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)

@@ -6,10 +6,10 @@ control it.
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from app.attempts.draw import DrawError, draw
 from app.attempts.models import EXPIRED, RUNNING, SUBMITTED, Answer, Attempt, AttemptItem
 from app.attempts.timing import accepts_saves, deadline
 from app.audit import service as audit_service
+from app.banks import service as banks_service
 from app.banks.models import QuestionVersion
 from app.clock import paris_date, paris_datetime
 from app.db import sqlite_write_lock_first
@@ -241,33 +242,21 @@ def _new_attempt(
     number: int,
     now: datetime,
 ) -> Attempt | None:
-    """A new attempt drawn now, loaded for display; None if a concurrent start won."""
-    versions = session.scalars(
-        select(QuestionVersion).where(
-            QuestionVersion.bank_version_id == questionnaire.bank_version_id
-        )
-    ).all()
-    today = paris_date(now)
-    eligible: dict[str, list[str]] = {}
-    for version in versions:
-        if _valid_on(version.content, today):
-            eligible.setdefault(version.topic, []).append(version.question_id)
+    """A new attempt drawn now, ready for display; None if a concurrent start won."""
+    catalogue = banks_service.catalogue(session=session, version_id=questionnaire.bank_version_id)
     seed = secrets.token_hex(16)
     try:
         drawn = draw(
             seed=seed,
-            eligible=eligible,
+            eligible=catalogue.eligible_on(paris_date(now)),
             quotas=questionnaire.quotas,
-            options={
-                v.question_id: _option_ids(v.content) for v in versions if v.type != "numeric"
-            },
+            options=catalogue.option_ids(),
             shuffle_questions=questionnaire.shuffle_questions,
             shuffle_options=questionnaire.shuffle_options,
         )
     except DrawError as error:
         raise AttemptError(f"Ce questionnaire ne peut pas être tiré : {error}.") from None
     exam = questionnaire.exam_session
-    by_id = {v.question_id: v for v in versions}
     attempt = Attempt(
         enrolment_id=enrolment.id,
         session_questionnaire_id=questionnaire.id,
@@ -283,22 +272,23 @@ def _new_attempt(
             accommodated_beyond_close=exam.accommodated_beyond_close,
         ),
     )
+    rows = [
+        {
+            "position": position,
+            "question_id": item.question_id,
+            "question_version_id": catalogue.questions[item.question_id].id,
+            "option_order": list(item.option_order) if item.option_order else None,
+            "flagged": False,
+            "seen": False,
+        }
+        for position, item in enumerate(drawn, start=1)
+    ]
     try:
         with session.begin_nested():  # two tabs starting at once: one attempt wins
             session.add(attempt)
             session.flush()
-            items = [
-                AttemptItem(
-                    attempt_id=attempt.id,
-                    position=position,
-                    question_id=item.question_id,
-                    question_version_id=by_id[item.question_id].id,
-                    option_order=list(item.option_order) if item.option_order else None,
-                )
-                for position, item in enumerate(drawn, start=1)
-            ]
-            session.add_all(items)
-            session.flush()
+            # One multi-row INSERT; the items are shown from what is in hand (below).
+            session.execute(insert(AttemptItem), [{"attempt_id": attempt.id, **r} for r in rows])
             audit_service.record(
                 session=session,
                 action="attempt.start",
@@ -322,26 +312,20 @@ def _new_attempt(
         if existing is None:
             raise
         return None
-    # What the response needs is in hand: no second read of the attempt just written.
+    # The questions come from the bank version's catalogue, not from a second read of
+    # every version (AttemptItem.question_version does not cascade: they stay detached).
+    items = session.scalars(
+        select(AttemptItem)
+        .where(AttemptItem.attempt_id == attempt.id)
+        .order_by(AttemptItem.position)
+    ).all()
     for item in items:
-        set_committed_value(item, "question_version", by_id[item.question_id])
+        set_committed_value(item, "question_version", catalogue.questions[item.question_id])
         set_committed_value(item, "answer", None)
     set_committed_value(attempt, "items", items)
     set_committed_value(attempt, "session_questionnaire", questionnaire)
     set_committed_value(attempt, "enrolment", enrolment)
     return attempt
-
-
-def _option_ids(content: dict) -> list[str]:
-    if content["type"] == "true_false":
-        return ["true", "false"]
-    return [option["id"] for option in content["options"]]
-
-
-def _valid_on(content: dict, day: date) -> bool:
-    start = date.fromisoformat(content["valid_from"]) if content.get("valid_from") else None
-    end = date.fromisoformat(content["valid_until"]) if content.get("valid_until") else None
-    return (start is None or start <= day) and (end is None or day <= end)
 
 
 @dataclass(frozen=True)
@@ -371,7 +355,7 @@ def normalise_response(content: dict, *, selected: list[str] | None, value) -> d
             raise InvalidResponse(f"« {value} » n'est pas un nombre.")
         return {"value": str(number)}
     chosen = list(dict.fromkeys(selected or []))
-    unknown = sorted(set(chosen) - set(_option_ids(content)))
+    unknown = sorted(set(chosen) - set(banks_service.option_ids(content)))
     if unknown:
         raise InvalidResponse(f"Option inconnue : {', '.join(unknown)}.")
     if kind in ("single_choice", "true_false") and len(chosen) > 1:

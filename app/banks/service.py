@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -184,18 +184,92 @@ def versions_of(*, session: Session, bank_id: str) -> list[BankVersion]:
     return sorted(versions, key=lambda v: version_key(v.version), reverse=True)
 
 
-# A published version never changes: its topic labels can be kept by every process, keyed
-# by content digest (ids can be reused, a digest names one content).
-_TOPIC_LABELS: dict[str, dict[str, str]] = {}
+@dataclass(frozen=True)
+class Catalogue:
+    """A published bank version as the draw and the candidate's pages use it (read-only).
+
+    ``questions`` are detached QuestionVersion objects, never added to a session.
+    """
+
+    topic_labels: dict[str, str]
+    questions: dict[str, QuestionVersion]  # by question id, in bank order
+
+    def eligible_on(self, day: date) -> dict[str, list[str]]:
+        """Topic → ids of the questions valid on ``day``."""
+        eligible: dict[str, list[str]] = {}
+        for question in self.questions.values():
+            if _valid_on(question.content, day):
+                eligible.setdefault(question.topic, []).append(question.question_id)
+        return eligible
+
+    def option_ids(self) -> dict[str, list[str]]:
+        return {
+            question.question_id: option_ids(question.content)
+            for question in self.questions.values()
+            if question.type != "numeric"
+        }
+
+
+# A published version never changes: every process keeps what it read of one. The key
+# names one row for good: an id can come back after a rollback, not with the same
+# content digest and the same import instant.
+_CATALOGUES: dict[tuple[int, str, datetime], Catalogue] = {}
+
+
+def catalogue(*, session: Session, version_id: int) -> Catalogue:
+    """A bank version's questions and topic labels, read from the database once per process."""
+    row = session.execute(
+        select(BankVersion.content_sha256, BankVersion.imported_at).where(
+            BankVersion.id == version_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise BankNotFound("version de banque introuvable")
+    key = (version_id, row.content_sha256, row.imported_at)
+    found = _CATALOGUES.get(key)
+    if found is None:
+        content = session.scalar(select(BankVersion.content).where(BankVersion.id == version_id))
+        rows = session.execute(
+            select(
+                QuestionVersion.id,
+                QuestionVersion.question_id,
+                QuestionVersion.type,
+                QuestionVersion.topic,
+                QuestionVersion.content,
+            )
+            .where(QuestionVersion.bank_version_id == version_id)
+            .order_by(QuestionVersion.position)
+        ).all()
+        found = _CATALOGUES[key] = Catalogue(
+            topic_labels=dict(content["topics"]),
+            questions={
+                r.question_id: QuestionVersion(
+                    id=r.id,
+                    bank_version_id=version_id,
+                    question_id=r.question_id,
+                    type=r.type,
+                    topic=r.topic,
+                    content=r.content,
+                )
+                for r in rows
+            },
+        )
+    return found
 
 
 def topic_labels(*, session: Session, version_id: int) -> dict[str, str]:
-    """Topic id → French label of a bank version (its content read once per process)."""
-    digest = session.scalar(select(BankVersion.content_sha256).where(BankVersion.id == version_id))
-    if digest is None:
-        raise BankNotFound("version de banque introuvable")
-    labels = _TOPIC_LABELS.get(digest)
-    if labels is None:
-        content = session.scalar(select(BankVersion.content).where(BankVersion.id == version_id))
-        labels = _TOPIC_LABELS[digest] = dict(content["topics"])
-    return labels
+    """Topic id → French label of a bank version."""
+    return catalogue(session=session, version_id=version_id).topic_labels
+
+
+def option_ids(content: dict) -> list[str]:
+    """A question's option ids in the bank's order (true/false has two fixed ones)."""
+    if content["type"] == "true_false":
+        return ["true", "false"]
+    return [option["id"] for option in content["options"]]
+
+
+def _valid_on(content: dict, day: date) -> bool:
+    start = date.fromisoformat(content["valid_from"]) if content.get("valid_from") else None
+    end = date.fromisoformat(content["valid_until"]) if content.get("valid_until") else None
+    return (start is None or start <= day) and (end is None or day <= end)

@@ -1,10 +1,18 @@
 """Admission control: a bounded number of requests inside, in arrival order, bodies read first."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 import pytest
 
 from app.db import POSTGRES_REQUEST_SLOTS, request_slots
 from app.web.admission import BUFFERED_BODY_BYTES, AdmissionMiddleware
+
+
+def run(func, *args) -> None:
+    """anyio.run in a thread of its own (the browser tests keep an event loop in this one)."""
+    with ThreadPoolExecutor(1) as executor:
+        executor.submit(anyio.run, func, *args).result()
 
 
 class Recorder:
@@ -64,7 +72,7 @@ def test_never_more_than_the_slots_inside_and_first_come_first_served(slots):
                 group.start_soon(gate, scope, receive, send)
                 await anyio.sleep(0)  # arrival order
 
-    anyio.run(main)
+    run(main)
     assert app.most_inside == slots
     assert app.order == paths
 
@@ -74,7 +82,7 @@ def test_the_body_reaches_the_application_whole():
     gate = AdmissionMiddleware(app, slots=1)
     big = b"y" * (BUFFERED_BODY_BYTES + 10)
     scope, receive, send, sent = request("/upload", [b'{"seq": ', b"1}", big])
-    anyio.run(gate, scope, receive, send)
+    run(gate, scope, receive, send)
     assert app.bodies["/upload"] == b'{"seq": 1}' + big
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
@@ -89,7 +97,7 @@ def test_static_files_are_not_gated():
                 scope, receive, send, _ = request(f"/static/f{i}.css", [b""])
                 group.start_soon(gate, scope, receive, send)
 
-    anyio.run(main)
+    run(main)
     assert app.most_inside == 3
 
 
