@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.chain import GENESIS, ChainedEntry, entry_digest, verify_chain
@@ -10,6 +10,7 @@ from app.audit.models import AuditEntry
 
 # Appends are serialised so that two transactions never chain to the same predecessor.
 _PG_LOCK_KEY = 0x63637071  # "ccpq"
+_PENDING = "audit_pending"  # Session.info key: entries recorded, sealed at commit
 
 
 def record(
@@ -21,31 +22,64 @@ def record(
     actor: str | None = None,
     details: dict | None = None,
 ) -> AuditEntry:
-    """Append one entry, chained to the last one."""
+    """Append one entry to this transaction; it is chained to the last one at commit.
+
+    Chaining at commit keeps the global lock for the last moment of the transaction, not
+    for the rest of the request. An entry recorded in a savepoint that rolls back is not
+    written.
+    """
+    entry = AuditEntry(at=now, actor=actor, action=action, target=target, details=details or {})
+    if not session.in_transaction():
+        session.begin()  # so that a rollback of what follows drops the entry too
+    owner = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((entry, owner))
+    return entry
+
+
+@event.listens_for(Session, "before_commit")
+def _seal(session: Session) -> None:
+    """Chain this transaction's entries to the log's last entry, under the log's lock."""
+    if session.get_nested_transaction() is not None or not session.info.get(_PENDING):
+        return  # a savepoint's release: the outermost commit seals
+    pending = [entry for entry, _ in session.info.pop(_PENDING)]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     last = session.scalar(select(AuditEntry.sha256).order_by(AuditEntry.id.desc()).limit(1))
-    details = details or {}
-    # Microseconds are kept as stored by every engine, so the digest can be recomputed.
-    entry = AuditEntry(
-        at=now,
-        actor=actor,
-        action=action,
-        target=target,
-        details=details,
-        prev_sha256=last or GENESIS,
-        sha256=entry_digest(
-            prev_sha256=last or GENESIS,
-            at=now,
-            actor=actor,
-            action=action,
-            target=target,
-            details=details,
-        ),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    previous = last or GENESIS
+    for entry in pending:
+        # Microseconds are kept as stored by every engine, so the digest can be recomputed.
+        entry.prev_sha256 = previous
+        entry.sha256 = previous = entry_digest(
+            prev_sha256=entry.prev_sha256,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            details=entry.details,
+        )
+        session.add(entry)
+    session.flush()  # ids in chain order, while the lock is held
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    """Entries recorded in a transaction that rolled back (or inside it) are dropped."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    if previous_transaction.parent is None:  # the whole transaction rolled back
+        session.info.pop(_PENDING)
+        return
+
+    def inside(transaction) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    session.info[_PENDING] = [(e, t) for e, t in pending if not inside(t)]
 
 
 def verify(*, session: Session) -> tuple[int, list[str]]:

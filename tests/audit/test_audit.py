@@ -86,3 +86,32 @@ class TestCli:
             f"entrée {entries[2].id} modifiée (session.export exam_session:2)",
             "Erreur : journal d'audit altéré : 1 problème(s) sur 3 entrées",
         ]
+
+
+class TestSealedAtCommit:
+    def test_an_entry_recorded_in_a_rolled_back_savepoint_is_not_written(self, db):
+        try:
+            with db.begin_nested():
+                audit_service.record(session=db, action="a.lost", target="t:1", now=T0)
+                raise RuntimeError("annulé")
+        except RuntimeError:
+            pass
+        kept = audit_service.record(session=db, action="a.kept", target="t:2", now=T0)
+        db.commit()
+        assert [e.action for e in audit_service.entries(session=db)] == ["a.kept"]
+        assert kept.prev_sha256 == GENESIS
+        assert audit_service.verify(session=db) == (1, [])
+
+    def test_nothing_is_written_when_the_transaction_rolls_back(self, db):
+        audit_service.record(session=db, action="a.lost", target="t:1", now=T0)
+        db.rollback()
+        write(db, count=1)
+        assert [e.action for e in audit_service.entries(session=db)] == ["session.export"]
+
+    def test_transactions_chain_in_commit_order(self, db):
+        first = audit_service.record(session=db, action="a.first", target="t:1", now=T0)
+        db.commit()
+        second = audit_service.record(session=db, action="a.second", target="t:2", now=T0)
+        db.commit()
+        assert (first.prev_sha256, second.prev_sha256) == (GENESIS, first.sha256)
+        assert first.id < second.id
