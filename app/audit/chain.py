@@ -21,18 +21,19 @@ class ChainedEntry:
     sha256: str
 
 
-def entry_digest(
-    *, prev_sha256: str, at: datetime, actor: str | None, action: str, target: str, details: dict
-) -> str:
-    """SHA-256 over the entry's content and its predecessor's digest."""
+def entry_digest(entry) -> str:
+    """SHA-256 over the entry's content and its predecessor's digest (``entry.prev_sha256``).
+
+    ``entry``: a ChainedEntry, or an AuditEntry about to be written.
+    """
     payload = json.dumps(
         {
-            "prev": prev_sha256,
-            "at": at.isoformat(),
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "details": details,
+            "prev": entry.prev_sha256,
+            "at": entry.at.isoformat(),
+            "actor": entry.actor,
+            "action": entry.action,
+            "target": entry.target,
+            "details": entry.details,
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -53,15 +54,7 @@ def verify_chain(entries: Iterable[ChainedEntry]) -> list[str]:
             problems.append(
                 f"entrée {entry.id} : lien rompu avec {after} (entrée supprimée ou insérée)"
             )
-        digest = entry_digest(
-            prev_sha256=entry.prev_sha256,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            target=entry.target,
-            details=entry.details,
-        )
-        if digest != entry.sha256:
+        if entry_digest(entry) != entry.sha256:
             problems.append(f"entrée {entry.id} modifiée ({entry.action} {entry.target})")
         previous = entry
     return problems

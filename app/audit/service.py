@@ -49,14 +49,7 @@ def _seal(session: Session) -> None:
     for entry in pending:
         # Microseconds are kept as stored by every engine, so the digest can be recomputed.
         entry.prev_sha256 = previous
-        entry.sha256 = previous = entry_digest(
-            prev_sha256=entry.prev_sha256,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            target=entry.target,
-            details=entry.details,
-        )
+        entry.sha256 = previous = entry_digest(entry)
         session.add(entry)
     session.flush()  # ids in chain order, while the lock is held
 
