@@ -138,3 +138,68 @@ class TestMigrationsWithData:
                 "SELECT partial_credit, neutralised FROM session_questionnaire"
             ).fetchall() == [(0, "{}")]
         engine.dispose()
+
+
+class TestRequestTransactions:
+    """get_db on a real SQLite file: how each request begins, and that it commits."""
+
+    @pytest.fixture
+    def sqlite_app(self, tmp_path, monkeypatch):
+        from typing import Annotated
+
+        from fastapi import Depends, FastAPI
+        from fastapi.testclient import TestClient
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session, sessionmaker
+
+        import app.db
+        from app.db import get_db, reads_then_writes
+
+        engine = build_engine(f"sqlite:///{tmp_path / 'begin.sqlite3'}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)"))
+        begins: list[str] = []
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _record(conn, cursor, statement, *args) -> None:
+            if statement.startswith("BEGIN"):
+                begins.append(statement)
+
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        monkeypatch.setattr(app.db, "get_sessionmaker", lambda: factory)
+        web = FastAPI()
+        Db = Annotated[Session, Depends(get_db, scope="function")]
+
+        @web.put("/plain/{v}")
+        def plain(v: int, session: Db) -> dict:
+            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})
+            return {}
+
+        @web.put("/split/{v}")
+        @reads_then_writes
+        def split(v: int, session: Db) -> dict:
+            session.execute(text("SELECT count(*) FROM t")).scalar()
+            session.commit()
+            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})
+            session.commit()
+            return {}
+
+        yield TestClient(web), begins, engine
+        engine.dispose()
+
+    def test_a_request_takes_the_write_lock_first_unless_it_reads_then_writes(self, sqlite_app):
+        client, begins, engine = sqlite_app
+        assert client.put("/plain/1").status_code == 200
+        assert begins == ["BEGIN IMMEDIATE"]
+        begins.clear()
+        assert client.put("/split/2").status_code == 200
+        assert begins == ["BEGIN DEFERRED", "BEGIN DEFERRED"]
+        begins.clear()
+        assert client.put("/plain/3").status_code == 200  # the mark stays on its endpoint
+        assert begins == ["BEGIN IMMEDIATE"]
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT v FROM t ORDER BY k")).scalars().all() == [
+                1,
+                2,
+                3,
+            ]

@@ -28,11 +28,15 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(UNGATED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        replay = await _buffered_body(receive)
+        replay, whole = await _buffered_body(receive)
         if self._semaphore is None:
             self._semaphore = anyio.Semaphore(self.slots)  # FIFO: first come, first served
         semaphore = self._semaphore
         await semaphore.acquire()
+        if whole and await _client_left(receive):
+            # Gave up while waiting (an overloaded server): its work would be thrown away.
+            semaphore.release()
+            return
         released = False
 
         def release() -> None:
@@ -54,18 +58,31 @@ class AdmissionMiddleware:
             release()
 
 
-async def _buffered_body(receive: Receive) -> Receive:
-    """Read the whole request body now, and give it back to the application unchanged."""
+async def _buffered_body(receive: Receive) -> tuple[Receive, bool]:
+    """Read the request body now (up to the bound), and give it back to the application.
+
+    Also says whether the whole body was read: then the server's next message can only be
+    the client's disconnection.
+    """
     messages: list[Message] = []
     size = 0
+    whole = False
     while size <= BUFFERED_BODY_BYTES:
         message = await receive()
         messages.append(message)
         size += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
+            whole = message["type"] == "http.request"
             break
 
     async def replay() -> Message:
         return messages.pop(0) if messages else await receive()
 
-    return replay
+    return replay, whole
+
+
+async def _client_left(receive: Receive) -> bool:
+    """Whether the client has already disconnected, without waiting for it to."""
+    with anyio.move_on_after(0):
+        return (await receive())["type"] == "http.disconnect"
+    return False

@@ -41,7 +41,9 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def request(path: str, chunks: list[bytes]):
+def request(path: str, chunks: list[bytes], left: anyio.Event | None = None):
+    """A request as a server hands it over; after its body, ``receive`` waits for the
+    client to leave (``left``), as uvicorn's does."""
     scope = {"type": "http", "path": path, "method": "PUT", "headers": []}
     queue = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
@@ -49,7 +51,12 @@ def request(path: str, chunks: list[bytes]):
     ]
 
     async def receive():
-        return queue.pop(0) if queue else {"type": "http.disconnect"}
+        if queue:
+            return queue.pop(0)
+        if left is not None and left.is_set():
+            return {"type": "http.disconnect"}  # known at once, as uvicorn knows it
+        await (left.wait() if left is not None else anyio.sleep_forever())
+        return {"type": "http.disconnect"}
 
     sent: list[dict] = []
 
@@ -85,6 +92,27 @@ def test_the_body_reaches_the_application_whole():
     run(gate, scope, receive, send)
     assert app.bodies["/upload"] == b'{"seq": 1}' + big
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+def test_a_client_that_left_while_waiting_is_not_served():
+    app = Recorder()
+    gate = AdmissionMiddleware(app, slots=1)
+    outcomes: dict[str, list] = {}
+
+    async def main():
+        left = anyio.Event()
+        async with anyio.create_task_group() as group:
+            for path, gone in (("/first", None), ("/gone", left), ("/third", None)):
+                scope, receive, send, sent = request(path, [b"x"], gone)
+                outcomes[path] = sent
+                group.start_soon(gate, scope, receive, send)
+                await anyio.sleep(0)
+            left.set()  # "/gone" gives up while "/first" holds the slot
+
+    run(main)
+    assert app.order == ["/first", "/third"]
+    assert outcomes["/gone"] == []
+    assert [m["type"] for m in outcomes["/third"]] == ["http.response.start", "http.response.body"]
 
 
 def test_static_files_are_not_gated():
