@@ -1,12 +1,14 @@
 """Database engine, declarative base and the request-scoped transaction."""
 
+import fcntl
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -65,9 +67,9 @@ _SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="IMMEDIATE")
 def reads_then_writes(endpoint):
     """Mark an endpoint that commits its reads before it writes, each write conditional.
 
-    On SQLite its reads then take no lock and the write lock is held for the writes alone
-    (a transaction whose first statement writes always sees the latest data). Other
-    engines are unaffected.
+    On SQLite its reads then take no lock, and its writes begin a transaction of their own
+    under ``sqlite_write_lock_first``: the write lock is held for the writes alone, and
+    they see the latest data. Other engines are unaffected.
     """
     endpoint.sqlite_begin = "DEFERRED"
     return endpoint
@@ -83,12 +85,59 @@ def sqlite_write_lock_first() -> Iterator[None]:
         _SQLITE_BEGIN.reset(token)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class _SQLiteConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions also hold a lock file's kernel lock.
+
+    SQLite makes a writer that finds its write lock taken sleep and retry (1, 2, 5 … up
+    to 100 ms): between processes a writer sleeps on long after the lock is free, and the
+    first to wake wins, not the first to ask. Waiting on a kernel lock (flock) beside the
+    database wakes the next writer at once. A dead process's lock is freed by the kernel.
+    """
+
+    writer_lock: IO[bytes] | None = None  # opened on connect (not for :memory:)
+    holds_writer_lock = False
+
+    def take_writer_lock(self) -> None:
+        if self.writer_lock is not None and not self.holds_writer_lock:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+            self.holds_writer_lock = True
+
+    def _free_writer_lock(self) -> None:
+        if self.holds_writer_lock:
+            self.holds_writer_lock = False
+            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._free_writer_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._free_writer_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._free_writer_lock()
+            if self.writer_lock is not None:
+                self.writer_lock.close()
+
+
+def _configure_sqlite(engine: Engine, database: str | None) -> None:
+    lock_path = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+
     # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
     # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL").
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
+        if lock_path is not None:
+            dbapi_connection.writer_lock = lock_path.open("ab")
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=30000")  # writers queue rather than fail
         # Switching the journal mode needs a lock: only the first connection ever does it.
@@ -100,9 +149,12 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
         # IMMEDIATE takes the write lock up front: two processes that read then write would
-        # otherwise fail at once with "database is locked" instead of waiting busy_timeout.
+        # otherwise fail at once with "database is locked" instead of waiting their turn.
         # DEFERRED only where the code ends its reads before it writes (see reads_then_writes).
-        connection.exec_driver_sql(f"BEGIN {_SQLITE_BEGIN.get()}")
+        mode = _SQLITE_BEGIN.get()
+        if mode == "IMMEDIATE":
+            connection.connection.dbapi_connection.take_writer_lock()
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def build_engine(url: str) -> Engine:
@@ -111,8 +163,8 @@ def build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-        _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"factory": _SQLiteConnection})
+        _configure_sqlite(engine, parsed.database)
         return engine
     # Enough connections for the worker's thread pool (40 threads): a request never waits
     # for a connection while the database itself is idle.

@@ -1,5 +1,8 @@
 """The database layer: migrations match the models, stable names, SQLite pragmas, UTC."""
 
+import fcntl
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -153,7 +156,7 @@ class TestRequestTransactions:
         from sqlalchemy.orm import Session, sessionmaker
 
         import app.db
-        from app.db import get_db, reads_then_writes
+        from app.db import get_db, reads_then_writes, sqlite_write_lock_first
 
         engine = build_engine(f"sqlite:///{tmp_path / 'begin.sqlite3'}")
         with engine.begin() as connection:
@@ -179,21 +182,28 @@ class TestRequestTransactions:
         @reads_then_writes
         def split(v: int, session: Db) -> dict:
             session.execute(text("SELECT count(*) FROM t")).scalar()
+            lock_seen.append(writer_lock_free(engine))
             session.commit()
-            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})
-            session.commit()
+            with sqlite_write_lock_first():
+                session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})
+                lock_seen.append(writer_lock_free(engine))
+                session.commit()
+            lock_seen.append(writer_lock_free(engine))
             return {}
 
-        yield TestClient(web), begins, engine
+        lock_seen: list[bool] = []
+        yield TestClient(web), begins, engine, lock_seen
         engine.dispose()
 
     def test_a_request_takes_the_write_lock_first_unless_it_reads_then_writes(self, sqlite_app):
-        client, begins, engine = sqlite_app
+        client, begins, engine, lock_seen = sqlite_app
         assert client.put("/plain/1").status_code == 200
         assert begins == ["BEGIN IMMEDIATE"]
         begins.clear()
         assert client.put("/split/2").status_code == 200
-        assert begins == ["BEGIN DEFERRED", "BEGIN DEFERRED"]
+        assert begins == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]
+        # The reads leave the writers' kernel lock free; the writes hold it to their commit.
+        assert lock_seen == [True, False, True]
         begins.clear()
         assert client.put("/plain/3").status_code == 200  # the mark stays on its endpoint
         assert begins == ["BEGIN IMMEDIATE"]
@@ -203,3 +213,73 @@ class TestRequestTransactions:
                 2,
                 3,
             ]
+
+
+def writer_lock_free(engine) -> bool:
+    """Whether another process could take the writers' lock of this SQLite database now."""
+    with open(f"{engine.url.database}.writer-lock", "ab") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return True
+
+
+class TestSQLiteWriterLock:
+    """SQLite writers of every process queue on a kernel lock beside the database."""
+
+    def test_held_from_begin_to_commit_or_rollback_and_on_close(self, tmp_path):
+        engine = build_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TABLE t (v INTEGER)"))
+            assert not writer_lock_free(engine)
+            connection.commit()
+            assert writer_lock_free(engine)
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            assert not writer_lock_free(engine)
+            connection.rollback()
+            assert writer_lock_free(engine)
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+        assert writer_lock_free(engine)  # returned to the pool: rolled back
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT v FROM t")).scalars().all() == []
+            connection.execute(text("INSERT INTO t VALUES (3)"))
+            connection.connection.dbapi_connection.close()  # a connection closed mid-write
+            assert writer_lock_free(engine)
+            connection.invalidate()
+        engine.dispose()
+
+    def test_a_writer_of_another_process_waits_for_the_lock(self, tmp_path):
+        database = tmp_path / "w.sqlite3"
+        engine = build_engine(f"sqlite:///{database}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (v INTEGER)"))
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from sqlalchemy import text; from app.db import build_engine\n"
+                f"e = build_engine('sqlite:///{database}')\n"
+                "with e.begin() as c:\n"
+                "    c.execute(text('INSERT INTO t VALUES (2)'))\n"
+                "print('written', flush=True)",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("INSERT INTO t VALUES (1)"))
+                # The child's write needs the lock this transaction holds: it cannot finish.
+                with pytest.raises(subprocess.TimeoutExpired):
+                    child.wait(timeout=1)
+                connection.commit()
+            assert child.stdout.readline() == "written\n"
+            assert child.wait(timeout=30) == 0
+        finally:
+            child.kill()
+        with engine.connect() as connection:
+            values = connection.execute(text("SELECT v FROM t ORDER BY rowid")).scalars().all()
+        assert values == [1, 2]  # in the order the lock was granted
+        engine.dispose()

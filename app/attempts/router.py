@@ -1,10 +1,13 @@
 """Taking a questionnaire: the candidate's JSON API and French pages."""
 
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.attempts import service as attempts_service
 from app.attempts import views
@@ -17,16 +20,18 @@ from app.attempts.schemas import (
     Refusal,
 )
 from app.attempts.timing import remaining_seconds
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import authorised_account_id, require_roles
 from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
 from app.db import reads_then_writes
 from app.dependencies import AppSettings, DbSession, Now
+from app.web.admission import urgent
 from app.web.templating import redirect, templates
 
-Candidate = Annotated[UserAccount, Depends(require_roles(Role.CANDIDAT))]
+CANDIDATES = frozenset({Role.CANDIDAT})
+Candidate = Annotated[UserAccount, Depends(require_roles(*CANDIDATES))]
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["passation"])
@@ -90,18 +95,36 @@ def my_questionnaires(session: DbSession, user: Candidate, now: Now):
     response_model=AttemptRead,
     summary="Commencer le questionnaire, ou reprendre la tentative en cours",
 )
-def start_attempt(
-    questionnaire_id: int, session: DbSession, user: Candidate, now: Now, settings: AppSettings
+async def start_attempt(
+    questionnaire_id: int, request: Request, session: DbSession, now: Now, settings: AppSettings
 ):
+    # A sitting starts in one burst: who is calling, the draw, the response and the commit
+    # take one thread hop together.
+    return await run_in_threadpool(
+        _start_attempt,
+        request=request,
+        session=session,
+        questionnaire_id=questionnaire_id,
+        now=now,
+        grace=settings.deadline_grace_seconds,
+    )
+
+
+def _start_attempt(
+    *, request: Request, session: Session, questionnaire_id: int, now: datetime, grace: int
+) -> AttemptRead:
+    user_id = authorised_account_id(request, session, CANDIDATES)
     with refusals():
         attempt = attempts_service.start_or_resume(
             session=session,
-            user_id=user.id,
+            user_id=user_id,
             questionnaire_id=questionnaire_id,
             now=now,
-            grace=settings.deadline_grace_seconds,
+            grace=grace,
         )
-    return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
+    read = views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
+    session.commit()
+    return read
 
 
 @api.get("/attempts/{attempt_id}", response_model=AttemptRead, summary="Une tentative")
@@ -119,25 +142,50 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
     },
     summary="Enregistrer une réponse (idempotent, ordonné par seq)",
 )
+@urgent
 @reads_then_writes
-def save_answer(
+async def save_answer(
     attempt_id: int,
     question_id: str,
     body: AnswerSave,
+    request: Request,
     session: DbSession,
-    user: Candidate,
     now: Now,
     settings: AppSettings,
 ):
+    # The hot path of a sitting: who is calling, the read and the writes take one thread
+    # hop together (each hop costs more than the statements themselves).
+    return await run_in_threadpool(
+        _save_answer,
+        request=request,
+        session=session,
+        attempt_id=attempt_id,
+        question_id=question_id,
+        body=body,
+        now=now,
+        grace=settings.deadline_grace_seconds,
+    )
+
+
+def _save_answer(
+    *,
+    request: Request,
+    session: Session,
+    attempt_id: int,
+    question_id: str,
+    body: AnswerSave,
+    now: datetime,
+    grace: int,
+):
+    user_id = authorised_account_id(request, session, CANDIDATES)
     save = attempts_service.Autosave(
         attempt_id=attempt_id,
-        user_id=user.id,
+        user_id=user_id,
         question_id=question_id,
         selected=body.selected,
         value=body.value,
         seq=body.seq,
     )
-    grace = settings.deadline_grace_seconds
     try:
         with refusals():
             target = attempts_service.autosave_target(
@@ -147,7 +195,7 @@ def save_answer(
             saved = attempts_service.autosave(
                 session=session, save=save, target=target, now=now, grace=grace
             )
-            session.commit()  # in this thread: the request needs no other one to finish
+            session.commit()
     except HTTPException as error:
         # Returned, not raised: a lazily finalised attempt must be committed.
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
@@ -238,6 +286,7 @@ def question_page(
 
 
 @router.post("/tentatives/{attempt_id}/questions/{position}")
+@urgent
 def question_form(
     attempt: OwnAttempt,
     position: int,

@@ -190,22 +190,22 @@ def start_or_resume(
     """The running attempt, or a new one drawn now; refusals say why in French."""
     questionnaire = get_questionnaire(session=session, questionnaire_id=questionnaire_id)
     enrolment = _enrolment(session=session, user_id=user_id, questionnaire=questionnaire)
-    previous = (
-        session.scalars(
-            _attempt_query()
-            .where(
-                Attempt.enrolment_id == enrolment.id,
-                Attempt.session_questionnaire_id == questionnaire.id,
-            )
-            .order_by(Attempt.number)
+    # Only a running attempt is loaded whole: at a sitting's start there is none, and
+    # loading with every relationship costs a start more than the rest of its reads.
+    previous = session.execute(
+        select(Attempt.id, Attempt.status)
+        .where(
+            Attempt.enrolment_id == enrolment.id,
+            Attempt.session_questionnaire_id == questionnaire.id,
         )
-        .unique()
-        .all()
-    )
-    for attempt in previous:
-        finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
-        if attempt.status == RUNNING:
-            return attempt
+        .order_by(Attempt.number)
+    ).all()
+    for attempt_id, status in previous:
+        if status == RUNNING:
+            attempt = load_attempt(session=session, attempt_id=attempt_id)
+            finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+            if attempt.status == RUNNING:
+                return attempt
     exam = questionnaire.exam_session
     if now < exam.opens_at:
         raise AttemptError(
@@ -288,7 +288,9 @@ def _new_attempt(
             session.add(attempt)
             session.flush()
             # One multi-row INSERT; the items are shown from what is in hand (below).
-            session.execute(insert(AttemptItem), [{"attempt_id": attempt.id, **r} for r in rows])
+            session.connection().execute(
+                insert(AttemptItem.__table__), [{"attempt_id": attempt.id, **r} for r in rows]
+            )
             audit_service.record(
                 session=session,
                 action="attempt.start",
@@ -426,55 +428,62 @@ class AutosaveTarget:
     held: Saved | None
 
 
-# The hot path's statements, built once (building one costs more than running it).
+# The hot path's statements, built once (building one costs more than running it), on
+# the tables rather than the mapped classes: run on the connection, they build no ORM
+# object and skip the ORM's bulk-insert machinery.
+_attempts, _items, _answers = Attempt.__table__, AttemptItem.__table__, Answer.__table__
 _AUTOSAVE_TARGET = (
     select(
-        Attempt.status,
-        Attempt.deadline_at,
-        AttemptItem.id.label("item_id"),
-        AttemptItem.first_seen_at,
-        QuestionVersion.content,
-        Answer.seq,
-        Answer.response,
-        Answer.saved_at,
+        _attempts.c.status,
+        _attempts.c.deadline_at,
+        _items.c.id.label("item_id"),
+        _items.c.first_seen_at,
+        QuestionVersion.__table__.c.content,
+        _answers.c.seq,
+        _answers.c.response,
+        _answers.c.saved_at,
     )
-    .join(Enrolment, Enrolment.id == Attempt.enrolment_id)
+    .join(Enrolment.__table__, Enrolment.__table__.c.id == _attempts.c.enrolment_id)
     .join(
-        AttemptItem,
-        (AttemptItem.attempt_id == Attempt.id)
-        & (AttemptItem.question_id == bindparam("question_id")),
+        _items,
+        (_items.c.attempt_id == _attempts.c.id)
+        & (_items.c.question_id == bindparam("question_id")),
     )
-    .join(QuestionVersion, QuestionVersion.id == AttemptItem.question_version_id)
-    .outerjoin(Answer, Answer.attempt_item_id == AttemptItem.id)
-    .where(Attempt.id == bindparam("attempt_id"), Enrolment.user_id == bindparam("user_id"))
+    .join(QuestionVersion.__table__, QuestionVersion.__table__.c.id == _items.c.question_version_id)
+    .outerjoin(_answers, _answers.c.attempt_item_id == _items.c.id)
+    .where(
+        _attempts.c.id == bindparam("attempt_id"),
+        Enrolment.__table__.c.user_id == bindparam("user_id"),
+    )
 )
 _TOUCH_RUNNING_ATTEMPT = (
-    update(Attempt)
-    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == RUNNING)
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("attempt_id"), _attempts.c.status == RUNNING)
     .values(last_saved_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
 )
 _MARK_SEEN = (
-    update(AttemptItem)
-    .where(AttemptItem.id == bindparam("item_id"))
+    update(_items)
+    .where(_items.c.id == bindparam("item_id"))
     .values(seen=True, first_seen_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
+)
+_HELD_ANSWER = select(_answers.c.seq, _answers.c.response, _answers.c.saved_at).where(
+    _answers.c.attempt_item_id == bindparam("item_id")
 )
 # Compare-and-set on seq in one statement: a newer save is never overwritten.
 _response, _seq, _now = (
-    bindparam("response", type_=Answer.response.type),
-    bindparam("seq", type_=Answer.seq.type),
-    bindparam("now", type_=Answer.saved_at.type),
+    bindparam("response", type_=_answers.c.response.type),
+    bindparam("seq", type_=_answers.c.seq.type),
+    bindparam("now", type_=_answers.c.saved_at.type),
 )
 _UPSERT_ANSWER = {
-    name: insert(Answer)
+    name: insert(_answers)
     .values(attempt_item_id=bindparam("item_id"), response=_response, seq=_seq, saved_at=_now)
     .on_conflict_do_update(
-        index_elements=[Answer.attempt_item_id],
+        index_elements=[_answers.c.attempt_item_id],
         set_={"response": _response, "seq": _seq, "saved_at": _now},
-        where=Answer.seq < _seq,
+        where=_answers.c.seq < _seq,
     )
-    .returning(Answer.seq)
+    .returning(_answers.c.seq)
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 
@@ -487,10 +496,18 @@ def autosave_target(
     The long way (time over, attempt remitted, unknown question) refuses and finalises.
     Raises InvalidResponse for a response that does not fit the question.
     """
-    row = session.execute(
-        _AUTOSAVE_TARGET,
-        {"attempt_id": save.attempt_id, "user_id": save.user_id, "question_id": save.question_id},
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(
+            _AUTOSAVE_TARGET,
+            {
+                "attempt_id": save.attempt_id,
+                "user_id": save.user_id,
+                "question_id": save.question_id,
+            },
+        )
+        .one_or_none()
+    )
     if (
         row is None
         or row.status != RUNNING
@@ -521,31 +538,34 @@ def autosave(
     The reads may be a moment old (see ``autosave_target``): the attempt must still run
     when the write happens, and the seq compare-and-set is one statement.
     """
-    if target is None:
-        with sqlite_write_lock_first():
-            return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
-    if target.held is not None and save.seq <= target.held.seq:
+    if target is not None and target.held is not None and save.seq <= target.held.seq:
         return target.held
+    with sqlite_write_lock_first():  # on SQLite, the writes' transaction waits its turn
+        if target is None:
+            return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
+        return _write_autosave(session=session, save=save, target=target, now=now, grace=grace)
+
+
+def _write_autosave(
+    *, session: Session, save: Autosave, target: AutosaveTarget, now: datetime, grace: int
+) -> Saved:
     # The attempt row first: on PostgreSQL this waits for a submission in flight (which
-    # locks the row) and then sees it; on SQLite this statement takes the write lock.
-    still_running = session.execute(
+    # locks the row) and then sees it.
+    connection = session.connection()
+    still_running = connection.execute(
         _TOUCH_RUNNING_ATTEMPT, {"attempt_id": save.attempt_id, "now": now}
     ).rowcount
     if not still_running:
         return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
-    stored = session.execute(
-        _UPSERT_ANSWER[session.get_bind().dialect.name],
+    stored = connection.execute(
+        _UPSERT_ANSWER[connection.dialect.name],
         {"item_id": target.item_id, "response": target.response, "seq": save.seq, "now": now},
     ).first()
     if stored is None:  # a newer save got there first
-        current = session.execute(
-            select(Answer.seq, Answer.response, Answer.saved_at).where(
-                Answer.attempt_item_id == target.item_id
-            )
-        ).one()
+        current = connection.execute(_HELD_ANSWER, {"item_id": target.item_id}).one()
         return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
     if target.first_seen_at is None:
-        session.execute(_MARK_SEEN, {"item_id": target.item_id, "now": now})
+        connection.execute(_MARK_SEEN, {"item_id": target.item_id, "now": now})
     return Saved(True, save.seq, target.response, now, target.deadline_at)
 
 

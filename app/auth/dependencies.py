@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth_service
 from app.auth.models import UserAccount, UserSession
@@ -52,38 +54,53 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def get_auth(request: Request, session: DbSession) -> Auth:
-    """The caller: a bearer token (API clients) or the session cookie (browsers)."""
-    now = utcnow()
-    bearer = _bearer_token(request)
-    if bearer is not None:
-        record = auth_service.find_session(session=session, token=bearer, now=now)
-        auth = Auth(record.user, record, "bearer") if record else Auth(None, None, None)
-    elif cookie := request.cookies.get(SESSION_COOKIE):
-        record = auth_service.find_session(session=session, token=cookie, now=now)
-        auth = (
-            Auth(record.user, record, "cookie")
-            if record
-            else Auth(None, None, None, stale_cookie=True)
-        )
+def _credentials(request: Request) -> tuple[str | None, Literal["cookie", "bearer"] | None]:
+    """The token the caller presents, and how: the bearer header wins over the cookie."""
+    if (bearer := _bearer_token(request)) is not None:
+        return bearer, "bearer"
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        return cookie, "cookie"
+    return None, None
+
+
+def resolve_auth(request: Request, session: Session) -> Auth:
+    """The caller: a bearer token (API clients) or the session cookie (browsers).
+
+    Does I/O (run it in a thread); resolved once per request, then kept on the request.
+    """
+    if (known := getattr(request.state, "auth", None)) is not None:
+        return known
+    token, via = _credentials(request)
+    record = (
+        auth_service.find_session(session=session, token=token, now=utcnow()) if token else None
+    )
+    if record is not None:
+        auth = Auth(record.user, record, via)
     else:
-        auth = Auth(None, None, None)
+        auth = Auth(None, None, None, stale_cookie=via == "cookie")
     request.state.auth = auth
     return auth
+
+
+def get_auth(request: Request, session: DbSession) -> Auth:
+    return resolve_auth(request, session)
 
 
 CurrentAuth = Annotated[Auth, Depends(get_auth)]
 
 
-async def csrf_protect(request: Request, auth: CurrentAuth) -> None:
+async def csrf_protect(request: Request, session: DbSession) -> None:
     """Every state-changing request a browser can forge must carry the CSRF token.
 
-    Bearer-authenticated calls are exempt (a browser never adds that header by itself),
-    and so are anonymous JSON calls (a cross-site page cannot send application/json
-    without a CORS preflight, and CORS is not enabled).
+    Calls carrying a bearer token are exempt (a browser never adds that header by itself;
+    an invalid token is refused by the route's own authentication), and so are anonymous
+    JSON calls (a cross-site page cannot send application/json without a CORS preflight,
+    and CORS is not enabled). Only the cookie case needs the session: API calls pay no
+    lookup here.
     """
-    if request.method in SAFE_METHODS or auth.via == "bearer":
+    if request.method in SAFE_METHODS or _bearer_token(request) is not None:
         return
+    auth = await run_in_threadpool(resolve_auth, request, session)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if auth.via is None and content_type == "application/json":
         return
@@ -104,11 +121,18 @@ def new_anonymous_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def require_user(auth: CurrentAuth) -> UserAccount:
-    """The logged-in account, or LoginRequired."""
+def authorised_user(auth: Auth, roles: frozenset[Role] | None = None) -> UserAccount:
+    """The logged-in account if its role is one of ``roles`` (any role when None)."""
     if auth.user is None:
         raise LoginRequired(expired=auth.stale_cookie)
+    if roles is not None and auth.user.role not in roles:
+        raise Forbidden()
     return auth.user
+
+
+async def require_user(auth: CurrentAuth) -> UserAccount:
+    """The logged-in account, or LoginRequired."""
+    return authorised_user(auth)
 
 
 CurrentUser = Annotated[UserAccount, Depends(require_user)]
@@ -118,9 +142,27 @@ def require_roles(*roles: Role):
     """A dependency that lets only the given roles through."""
     allowed = frozenset(roles)
 
-    async def dependency(user: CurrentUser) -> UserAccount:
-        if user.role not in allowed:
-            raise Forbidden()
-        return user
+    async def dependency(auth: CurrentAuth) -> UserAccount:
+        return authorised_user(auth, allowed)
 
     return dependency
+
+
+def authorised_account_id(request: Request, session: Session, roles: frozenset[Role]) -> int:
+    """``authorised_user`` for a hot path: the account's id, without ORM objects.
+
+    Does I/O (run it in a thread). Same refusals as the role dependencies.
+    """
+    if (known := getattr(request.state, "auth", None)) is not None:
+        return authorised_user(known, roles).id
+    token, via = _credentials(request)
+    account = (
+        auth_service.find_live_account(session=session, token=token, now=utcnow())
+        if token
+        else None
+    )
+    if account is None:
+        raise LoginRequired(expired=via == "cookie")
+    if account.role not in roles:
+        raise Forbidden()
+    return account.user_id

@@ -142,23 +142,45 @@ def open_session(
     return OpenedSession(token=token, record=record)
 
 
-# Built once: every request runs it, and building a statement costs more than running it.
+# Built once: every request runs one, and building a statement costs more than running it.
+_LIVE = (
+    UserSession.token_sha256 == bindparam("digest"),
+    UserSession.revoked_at.is_(None),
+    UserSession.expires_at > bindparam("now"),
+    UserAccount.is_active.is_(True),
+)
 _LIVE_SESSION = (
     select(UserSession)
     .join(UserSession.user)
     .options(contains_eager(UserSession.user))
-    .where(
-        UserSession.token_sha256 == bindparam("digest"),
-        UserSession.revoked_at.is_(None),
-        UserSession.expires_at > bindparam("now"),
-        UserAccount.is_active.is_(True),
-    )
+    .where(*_LIVE)
 )
+_LIVE_ACCOUNT = (
+    select(UserAccount.id, UserAccount.role)
+    .join(UserSession, UserSession.user_id == UserAccount.id)
+    .where(*_LIVE)
+)
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    user_id: int
+    role: Role
 
 
 def find_session(*, session: Session, token: str, now: datetime) -> UserSession | None:
     """The live session for ``token``: not revoked, not expired, its account active."""
     return session.scalar(_LIVE_SESSION, {"digest": token_digest(token), "now": now})
+
+
+def find_live_account(*, session: Session, token: str, now: datetime) -> LiveAccount | None:
+    """Who holds the live session ``token``, without building ORM objects (hot paths)."""
+    row = (
+        session.connection()
+        .execute(_LIVE_ACCOUNT, {"digest": token_digest(token), "now": now})
+        .one_or_none()
+    )
+    return LiveAccount(row.id, row.role) if row else None
 
 
 def revoke_session(*, session: Session, record: UserSession, now: datetime) -> None:

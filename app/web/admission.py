@@ -6,9 +6,19 @@ the requests queued behind it hold while they wait for that connection or lock: 
 process stalls until the pool times out. Requests wait here instead, in arrival order,
 holding nothing; a request's body is read before it is admitted (up to a bound), so a
 slow client never holds a slot.
+
+Urgent requests (a candidate's answer being saved) pass before the others: at a deadline
+the last saves must not wait behind thousands of submissions and arrive too late.
 """
 
+import re
+from collections import deque
+from collections.abc import Callable
+
 import anyio
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Static files never touch the database.
@@ -18,24 +28,84 @@ UNGATED_PREFIXES = ("/static/",)
 BUFFERED_BODY_BYTES = 256 * 1024
 
 
+def urgent(endpoint):
+    """Mark an endpoint whose requests pass before the others (a candidate's save)."""
+    endpoint.urgent_admission = True
+    return endpoint
+
+
+def urgent_requests(app: FastAPI) -> Callable[[Scope], bool]:
+    """Whether a request goes to an endpoint marked ``urgent`` among the app's routes."""
+    marked: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def is_urgent(scope: Scope) -> bool:
+        nonlocal marked
+        if marked is None:  # the routes are all declared by the first request
+            marked = [
+                (compile_path(route.path)[0], frozenset(route.methods or ()))
+                for route in iter_route_contexts(app.routes)
+                if getattr(route.endpoint, "urgent_admission", False)
+            ]
+        return any(
+            scope["method"] in methods and regex.match(scope["path"]) for regex, methods in marked
+        )
+
+    return is_urgent
+
+
+class Slots:
+    """A bounded number of slots, granted in arrival order, urgent requests first.
+
+    Lives in one event loop: no lock is needed between its methods.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._urgent: deque[anyio.Event] = deque()
+        self._others: deque[anyio.Event] = deque()
+
+    async def acquire(self, *, urgent: bool) -> None:
+        if self.free and not self._urgent and not self._others:
+            self.free -= 1
+            return
+        turn = anyio.Event()
+        queue = self._urgent if urgent else self._others
+        queue.append(turn)
+        try:
+            await turn.wait()  # release() hands its slot over directly
+        except BaseException:
+            if turn.is_set():
+                self.release()  # handed over just as this request was cancelled
+            else:
+                queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        for queue in (self._urgent, self._others):
+            if queue:
+                queue.popleft().set()
+                return
+        self.free += 1
+
+
 class AdmissionMiddleware:
-    def __init__(self, app: ASGIApp, *, slots: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, slots: int, urgent: Callable[[Scope], bool] = lambda scope: False
+    ) -> None:
         self.app = app
-        self.slots = slots
-        self._semaphore: anyio.Semaphore | None = None  # created in the worker's event loop
+        self.slots = Slots(slots)
+        self.urgent = urgent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNGATED_PREFIXES):
             await self.app(scope, receive, send)
             return
         replay, whole = await _buffered_body(receive)
-        if self._semaphore is None:
-            self._semaphore = anyio.Semaphore(self.slots)  # FIFO: first come, first served
-        semaphore = self._semaphore
-        await semaphore.acquire()
+        slots = self.slots
+        await slots.acquire(urgent=self.urgent(scope))
         if whole and await _client_left(receive):
             # Gave up while waiting (an overloaded server): its work would be thrown away.
-            semaphore.release()
+            slots.release()
             return
         released = False
 
@@ -43,7 +113,7 @@ class AdmissionMiddleware:
             nonlocal released
             if not released:
                 released = True
-                semaphore.release()
+                slots.release()
 
         async def send_and_release(message: Message) -> None:
             # The transaction is committed before the response starts (function-scoped

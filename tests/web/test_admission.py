@@ -1,12 +1,13 @@
 """Admission control: a bounded number of requests inside, in arrival order, bodies read first."""
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
 
 from app.db import POSTGRES_REQUEST_SLOTS, request_slots
-from app.web.admission import BUFFERED_BODY_BYTES, AdmissionMiddleware
+from app.web.admission import BUFFERED_BODY_BYTES, AdmissionMiddleware, Slots, urgent_requests
 
 
 def run(func, *args) -> None:
@@ -133,3 +134,56 @@ def test_the_slots_follow_the_engine():
     assert request_slots("sqlite:///var/ccpq.sqlite3") == 1
     assert request_slots("postgresql+psycopg://u@h/db") == POSTGRES_REQUEST_SLOTS
     assert request_slots("postgresql+psycopg://u@h/db", configured=4) == 4
+
+
+def test_urgent_requests_pass_before_the_others_waiting():
+    app = Recorder()
+    gate = AdmissionMiddleware(app, slots=1, urgent=lambda scope: scope["path"].startswith("/u"))
+    paths = ["/first", "/o1", "/u1", "/o2", "/u2"]
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            for path in paths:
+                scope, receive, send, _ = request(path, [b"x"])
+                group.start_soon(gate, scope, receive, send)
+                await anyio.sleep(0)
+
+    run(main)
+    # "/first" was inside when the others arrived: the urgent ones go next, in their order.
+    assert app.order == ["/first", "/u1", "/u2", "/o1", "/o2"]
+    assert app.most_inside == 1
+
+
+def test_a_waiter_cancelled_as_it_is_handed_the_slot_passes_it_on():
+    slots = Slots(1)
+    served: list[str] = []
+
+    async def waiter(name: str) -> None:
+        await slots.acquire(urgent=False)
+        served.append(name)
+        slots.release()
+
+    async def main():
+        await slots.acquire(urgent=False)
+        a = asyncio.create_task(waiter("a"))
+        b = asyncio.create_task(waiter("b"))
+        await asyncio.sleep(0)  # both wait
+        slots.release()  # hands the slot to "a"…
+        a.cancel()  # …whose task is cancelled before it runs (a server closing it)
+        with anyio.fail_after(5):  # a lost slot would leave "b" waiting for ever
+            await asyncio.gather(a, b, return_exceptions=True)
+        assert served == ["b"]  # the slot went on instead of being lost
+        assert slots.free == 1
+
+    run(main)
+
+
+def test_the_application_marks_the_answer_saves_urgent():
+    from app.main import create_app
+
+    is_urgent = urgent_requests(create_app(sweeper=False))
+    assert is_urgent({"method": "PUT", "path": "/api/v1/attempts/3/answers/FISC-001"})
+    assert is_urgent({"method": "POST", "path": "/tentatives/3/questions/2"})
+    assert not is_urgent({"method": "GET", "path": "/tentatives/3/questions/2"})
+    assert not is_urgent({"method": "POST", "path": "/api/v1/attempts/3/submit"})
+    assert not is_urgent({"method": "POST", "path": "/api/v1/questionnaires/1/attempts"})
