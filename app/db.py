@@ -75,6 +75,17 @@ def reads_then_writes(endpoint):
     return endpoint
 
 
+def end_reads(session: Session) -> None:
+    """Where an endpoint that reads then writes (``reads_then_writes``) ends its reads.
+
+    On SQLite, commits them, so that the writes begin under the write lock. Elsewhere the
+    transaction goes on: the writes carry their own conditions, and one transaction less
+    is two round trips less.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
+
+
 @contextmanager
 def sqlite_write_lock_first() -> Iterator[None]:
     """Transactions begun inside take SQLite's write lock before their first read."""
@@ -167,13 +178,18 @@ def build_engine(url: str) -> Engine:
         _configure_sqlite(engine, parsed.database)
         return engine
     # Enough connections for the worker's thread pool (40 threads): a request never waits
-    # for a connection while the database itself is idle.
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    # for a connection while the database itself is idle. No ping at each checkout (one
+    # more round trip per transaction): a connection the server dropped fails its request
+    # once, and SQLAlchemy then replaces the pool's connections.
+    return create_engine(url, pool_size=20, max_overflow=20)
 
 
-# Below the PostgreSQL pool (20) and the thread pool (40): an admitted request always
-# finds both (see app/web/admission.py).
-POSTGRES_REQUEST_SLOTS = 16
+# Well below the PostgreSQL pool (20) and the thread pool (40): an admitted request
+# always finds both (see app/web/admission.py). A process computes on one core at a time;
+# four requests are enough to keep it busy while others wait on the database, and more
+# only make them queue on the interpreter (measured: a burst of starts had a p99 of 870 ms
+# with 16, 100 ms with 4, at the same throughput).
+POSTGRES_REQUEST_SLOTS = 4
 
 
 def request_slots(url: str, configured: int | None = None) -> int:

@@ -25,7 +25,7 @@ from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
-from app.db import reads_then_writes
+from app.db import end_reads, reads_then_writes
 from app.dependencies import AppSettings, DbSession, Now
 from app.web.admission import urgent
 from app.web.templating import redirect, templates
@@ -191,7 +191,7 @@ def _save_answer(
             target = attempts_service.autosave_target(
                 session=session, save=save, now=now, grace=grace
             )
-            session.commit()  # the reads end here: see reads_then_writes
+            end_reads(session)
             saved = attempts_service.autosave(
                 session=session, save=save, target=target, now=now, grace=grace
             )

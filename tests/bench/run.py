@@ -1,13 +1,15 @@
 """Load benchmark (`make bench`): a synchronized crowd of candidates against the real server.
 
 Loopback only, bounded in count and time. Each simulated candidate logs in (a sample
-through the API, the others with a seeded session), starts the fiscalité questionnaire in
-one burst with everyone else, answers every question (a save every THINK seconds) until
-the save phase's time budget is spent, changes some answers, submits. Then the server's
-database is read
-back: every save the server acknowledged must be there (lost=0). The same server hosts a
-bare ASGI endpoint doing the same single-row upsert in the same database: the ratio of the
-two save rates says what the application costs over the bare stack.
+through the API, the others with a seeded session) and starts the fiscalité questionnaire
+within the same start window as everyone else (10 000 a minute by default, `--start-over 0`
+for one instant), answers its questions (a save every THINK seconds, some answers changed)
+until the save phase's time budget is spent. Then every connection saves at once for
+`--capacity-seconds` (the application's save at full load), the candidates submit, and a
+bare ASGI endpoint doing the same single-row upsert in the same database on the same server
+is loaded the same way: the ratio of the two full-load rates says what the application
+costs over the bare stack. Finally the server's database is read back: every save the
+server acknowledged must be there (lost=0).
 
     python -m tests.bench.run --candidates 500 --db sqlite
 """
@@ -199,9 +201,14 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
         headers = await asyncio.gather(*(login(i) for i in range(sample)))
         headers += [{"Authorization": f"Bearer {token}"} for token in tokens[sample:]]
         ready = asyncio.Event()
+        # The crowd arrives within the start window (at the target's rate of 10 000 a
+        # minute by default), each at a random instant; a window of 0 is one instant.
+        rng = random.Random(7)
+        arrivals = sorted(rng.uniform(0, args.start_over) for _ in range(args.candidates))
 
         async def start(i):
             await ready.wait()
+            await asyncio.sleep(arrivals[i])
             reply = await timed(
                 starts,
                 http,
@@ -214,15 +221,30 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
         tasks = [asyncio.create_task(start(i)) for i in range(args.candidates)]
         await asyncio.sleep(0.1)
         starts.started = time.perf_counter()
-        ready.set()  # everyone at the same instant
+        ready.set()  # the start window opens
         attempts = await asyncio.gather(*tasks)
         starts.ended = time.perf_counter()
-
-        rng = random.Random(7)
+        answered = asyncio.Event()
+        answering = sum(1 for a in attempts if a is not None)
 
         async def answer(i, attempt):
+            nonlocal answering
             if attempt is None:
                 return
+            await answer_questions(i, attempt)
+            answering -= 1
+            if not answering:
+                answered.set()
+            await submit_now.wait()  # after the capacity phase (below)
+            await timed(
+                submits,
+                http,
+                "POST",
+                f"/api/v1/attempts/{attempt['id']}/submit",
+                headers=headers[i],
+            )
+
+        async def answer_questions(i, attempt):
             for question in attempt["questions"]:
                 if time.perf_counter() > saves_until:
                     break  # the time budget is spent: submit with what was saved
@@ -245,39 +267,81 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
                     )
                     if reply is not None and reply.body and reply.body["stored"]:
                         acknowledged[(attempt["id"], question["question_id"])] = seq
-            await timed(
-                submits,
-                http,
-                "POST",
-                f"/api/v1/attempts/{attempt['id']}/submit",
-                headers=headers[i],
-            )
 
+        submit_now = asyncio.Event()
         saves.started = time.perf_counter()
         saves_until = saves.started + args.save_seconds
-        await asyncio.gather(*(answer(i, a) for i, a in enumerate(attempts)))
+        candidates = asyncio.gather(*(answer(i, a) for i, a in enumerate(attempts)))
+        if answering:
+            await answered.wait()
         saves.ended = time.perf_counter()
-    return starts, saves, submits, acknowledged
+        capacity = await saturate_saves(args, http, attempts, headers, acknowledged)
+        submit_now.set()
+        await candidates
+    return starts, saves, capacity, submits, acknowledged
 
 
-async def run_baseline(args, server: Server, count: int) -> Stats:
-    """The same single-row upserts against the bare ASGI endpoint mounted on the same server."""
+async def saturate_saves(args, http, attempts, headers, acknowledged) -> Stats:
+    """The application's save at full load, measured as the bare endpoint is (see below):
+    every connection busy, for ``--capacity-seconds``, on the candidates' running attempts."""
+    stats = Stats()
+    running = [(i, a) for i, a in enumerate(attempts) if a is not None]
+    if not running:
+        return stats
+    rng = random.Random(11)
+    seq = 1000  # above every save of the paced phase: each of these is the newest
+    stats.started = time.perf_counter()
+    until = stats.started + args.capacity_seconds
+
+    async def connection():
+        nonlocal seq
+        while time.perf_counter() < until:
+            i, attempt = running[rng.randrange(len(running))]
+            question = attempt["questions"][rng.randrange(len(attempt["questions"]))]
+            seq += 1
+            mine = seq
+            options = question["options"]
+            body = {"value": "7"} if options is None else {"selected": [options[0]["id"]]}
+            reply = await timed(
+                stats,
+                http,
+                "PUT",
+                f"/api/v1/attempts/{attempt['id']}/answers/{question['question_id']}",
+                json={"seq": mine, **body},
+                headers=headers[i],
+            )
+            if reply is not None and reply.body and reply.body["stored"]:
+                key = (attempt["id"], question["question_id"])
+                acknowledged[key] = max(acknowledged.get(key, 0), mine)
+
+    await asyncio.gather(*(connection() for _ in range(args.connections)))
+    stats.ended = time.perf_counter()
+    return stats
+
+
+async def run_baseline(args, server: Server) -> Stats:
+    """The same single-row upserts against the bare ASGI endpoint mounted on the same server,
+    measured as ``saturate_saves`` measures the application's."""
     stats = Stats()
     async with client(server, args.connections) as http:
-        gate = asyncio.Semaphore(args.connections)
+        n = 0
+        stats.started = time.perf_counter()
+        until = stats.started + args.capacity_seconds
 
-        async def one(n):
-            async with gate:
+        async def connection():
+            nonlocal n
+            while time.perf_counter() < until:
+                n += 1
+                mine = n
                 await timed(
                     stats,
                     http,
                     "PUT",
-                    f"/bench/baseline/{n % (args.candidates * 40)}",
-                    json={"seq": n},
+                    f"/bench/baseline/{mine % (args.candidates * 40)}",
+                    json={"seq": mine},
                 )
 
-        stats.started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(count)))
+        await asyncio.gather(*(connection() for _ in range(args.connections)))
         stats.ended = time.perf_counter()
     return stats
 
@@ -309,11 +373,26 @@ def main() -> None:
         default=180,
         help="durée maximale de la phase d'enregistrement (les candidats remettent ensuite)",
     )
+    parser.add_argument(
+        "--start-over",
+        type=float,
+        default=None,
+        help="secondes pendant lesquelles la foule arrive (défaut : 10 000 par minute ; 0 : "
+        "tous au même instant)",
+    )
+    parser.add_argument(
+        "--capacity-seconds",
+        type=float,
+        default=15,
+        help="durée des mesures à pleine charge (enregistrements, puis point d'accès minimal)",
+    )
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     if not 1 <= args.candidates <= 10_000:
         sys.exit("--candidates : entre 1 et 10 000")
+    if args.start_over is None:
+        args.start_over = args.candidates * 60 / 10_000
     tmp = PROJECT_ROOT / "var" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     base = (
@@ -333,31 +412,35 @@ def main() -> None:
     ).start(timeout=60)
     try:
         began = time.monotonic()
-        starts, saves, submits, acknowledged = asyncio.run(
+        starts, saves, capacity, submits, acknowledged = asyncio.run(
             asyncio.wait_for(run_candidates(args, server, questionnaire_id, tokens), MAX_SECONDS)
         )
-        baseline = asyncio.run(
-            asyncio.wait_for(run_baseline(args, server, len(saves.latencies_ms)), MAX_SECONDS)
-        )
+        baseline = asyncio.run(asyncio.wait_for(run_baseline(args, server), MAX_SECONDS))
         lost = lost_answers(url, acknowledged)
     except BaseException:
         print(server.output()[-3000:], file=sys.stderr)
         raise
     finally:
         server.stop()
-    ratio = saves.rate() / baseline.rate() if baseline.rate() else 0.0
+    ratio = capacity.rate() / baseline.rate() if baseline.rate() else 0.0
     print(
-        f"# {args.candidates} candidats, {len(saves.latencies_ms)} enregistrements, "
-        f"{args.workers} processus, {time.monotonic() - began:.0f} s ; "
-        f"référence : {baseline.rate():.0f} upserts/s (p99 {baseline.pct(99):.1f} ms)"
+        f"# {args.candidates} candidats arrivés en {args.start_over:.0f} s, "
+        f"{len(saves.latencies_ms)} enregistrements au rythme des candidats, "
+        f"{args.workers} processus, {time.monotonic() - began:.0f} s ; à pleine charge "
+        f"({args.connections} connexions, {args.capacity_seconds:.0f} s) : "
+        f"{capacity.rate():.0f} enregistrements/s (p99 {capacity.pct(99):.1f} ms), "
+        f"référence {baseline.rate():.0f} upserts/s (p99 {baseline.pct(99):.1f} ms)"
     )
     print(
         f"bench db={args.db} candidates={args.candidates} "
         f"starts_per_s={starts.rate():.0f} start_p50_ms={starts.pct(50):.1f} "
         f"start_p95_ms={starts.pct(95):.1f} start_p99_ms={starts.pct(99):.1f} "
+        f"all_started_s={starts.ended - starts.started:.1f} "
         f"saves_per_s={saves.rate():.0f} save_p50_ms={saves.pct(50):.1f} "
         f"save_p95_ms={saves.pct(95):.1f} save_p99_ms={saves.pct(99):.1f} "
-        f"errors={starts.errors + saves.errors + submits.errors} lost={lost} ratio={ratio:.2f}"
+        f"capacity_saves_per_s={capacity.rate():.0f} baseline_per_s={baseline.rate():.0f} "
+        f"errors={starts.errors + saves.errors + capacity.errors + submits.errors} "
+        f"lost={lost} ratio={ratio:.2f}"
     )
 
 
