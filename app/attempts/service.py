@@ -287,9 +287,13 @@ def _new_attempt(
         with session.begin_nested():  # two tabs starting at once: one attempt wins
             session.add(attempt)
             session.flush()
-            # One multi-row INSERT; the items are shown from what is in hand (below).
-            session.connection().execute(
-                insert(AttemptItem.__table__), [{"attempt_id": attempt.id, **r} for r in rows]
+            # One multi-row INSERT that gives the items back (ORM bulk insert, RETURNING).
+            items = sorted(
+                session.scalars(
+                    insert(AttemptItem).returning(AttemptItem),
+                    [{"attempt_id": attempt.id, **r} for r in rows],
+                ),
+                key=lambda item: item.position,
             )
             audit_service.record(
                 session=session,
@@ -316,11 +320,6 @@ def _new_attempt(
         return None
     # The questions come from the bank version's catalogue, not from a second read of
     # every version (AttemptItem.question_version does not cascade: they stay detached).
-    items = session.scalars(
-        select(AttemptItem)
-        .where(AttemptItem.attempt_id == attempt.id)
-        .order_by(AttemptItem.position)
-    ).all()
     for item in items:
         set_committed_value(item, "question_version", catalogue.questions[item.question_id])
         set_committed_value(item, "answer", None)

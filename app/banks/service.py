@@ -217,7 +217,22 @@ _CATALOGUES: dict[tuple[int, str, datetime], Catalogue] = {}
 
 
 def catalogue(*, session: Session, version_id: int) -> Catalogue:
-    """A bank version's questions and topic labels, read from the database once per process."""
+    """A bank version's questions and topic labels, read from the database once per process.
+
+    Checked once per transaction (a start needs it for its draw and for its response).
+    """
+    checked = session.info.get("catalogues")
+    if checked is not None and checked[0] is session.get_transaction() and version_id in checked[1]:
+        return checked[1][version_id]
+    found = _catalogue(session=session, version_id=version_id)
+    transaction = session.get_transaction()
+    if checked is None or checked[0] is not transaction:
+        checked = session.info["catalogues"] = (transaction, {})
+    checked[1][version_id] = found
+    return found
+
+
+def _catalogue(*, session: Session, version_id: int) -> Catalogue:
     row = session.execute(
         select(BankVersion.content_sha256, BankVersion.imported_at).where(
             BankVersion.id == version_id

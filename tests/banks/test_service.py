@@ -1,5 +1,7 @@
 """Bank versions in the database: immutable, content-hashed, stable question ids."""
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -124,3 +126,36 @@ class TestVersionsAndHistory:
         [(bank, versions)] = banks_service.list_banks(session=db)
         assert bank.id == "essai"
         assert [v.version for v in versions] == ["2026.10", "2026.9", "2026.1"]
+
+
+class TestCatalogue:
+    def test_read_once_per_process_and_checked_once_per_transaction(self, db):
+        from sqlalchemy import event
+
+        version = store(db).version
+        db.commit()
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args) -> None:
+            if statement.startswith("SELECT"):  # the test's savepoints are not the point
+                statements.append(statement)
+
+        event.listen(db.get_bind(), "before_cursor_execute", record)
+        try:
+            first = banks_service.catalogue(session=db, version_id=version.id)
+            reads = len(statements)  # the freshness check, the version, its questions
+            again = banks_service.catalogue(session=db, version_id=version.id)
+            assert again is first and len(statements) == reads  # same transaction: no query
+            db.commit()
+            later = banks_service.catalogue(session=db, version_id=version.id)
+        finally:
+            event.remove(db.get_bind(), "before_cursor_execute", record)
+        assert later is first  # the process keeps it…
+        assert len(statements) == reads + 1  # …but a new transaction checks it is current
+        assert list(first.questions) == ["q-choix", "q-multiple", "q-vrai-faux", "q-nombre"]
+        assert first.eligible_on(date(2026, 6, 30)) == {
+            "bareme": ["q-choix", "q-vrai-faux"],
+            "epargne": ["q-multiple", "q-nombre"],
+        }
+        # q-nombre is valid until 30 June.
+        assert first.eligible_on(date(2026, 7, 1))["epargne"] == ["q-multiple"]

@@ -3,8 +3,9 @@
 Loopback only, bounded in count and time. Each simulated candidate logs in (a sample
 through the API, the others with a seeded session) and starts the fiscalité questionnaire
 within the same start window as everyone else (10 000 a minute by default, `--start-over 0`
-for one instant), answers its questions (a save every THINK seconds, some answers changed)
-until the save phase's time budget is spent. Then every connection saves at once for
+for one instant), then answers its questions at its own pace (the crowd offers
+`--save-rate` saves a second, 1 000 by default; some answers are changed) until the save
+phase's time budget is spent. Then every connection saves at once for
 `--capacity-seconds` (the application's save at full load), the candidates submit, and a
 bare ASGI endpoint doing the same single-row upsert in the same database on the same server
 is loaded the same way: the ratio of the two full-load rates says what the application
@@ -245,12 +246,17 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
             )
 
         async def answer_questions(i, attempt):
+            # Saves at the candidate's own pace, whether or not the server keeps up (a
+            # candidate goes on answering while the page saves): the crowd offers
+            # --save-rate saves a second in all.
+            due = time.perf_counter()
             for question in attempt["questions"]:
                 if time.perf_counter() > saves_until:
                     break  # the time budget is spent: submit with what was saved
                 rounds = 2 if rng.random() < args.change_rate else 1
                 for seq in range(1, rounds + 1):
-                    await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+                    due += think * rng.uniform(0.5, 1.5)
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     options = question["options"]
                     body = (
                         {"value": str(seq)}
@@ -269,6 +275,7 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
                         acknowledged[(attempt["id"], question["question_id"])] = seq
 
         submit_now = asyncio.Event()
+        think = args.candidates / args.save_rate  # seconds between two saves of a candidate
         saves.started = time.perf_counter()
         saves_until = saves.started + args.save_seconds
         candidates = asyncio.gather(*(answer(i, a) for i, a in enumerate(attempts)))
@@ -365,7 +372,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=500)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--think", type=float, default=0.5, help="secondes entre deux saves")
+    parser.add_argument(
+        "--save-rate",
+        type=float,
+        default=1000,
+        help="enregistrements par seconde de toute la foule (chaque candidat enregistre "
+        "toutes les N/save-rate secondes en moyenne)",
+    )
     parser.add_argument("--change-rate", type=float, default=0.2)
     parser.add_argument(
         "--save-seconds",
@@ -425,7 +438,8 @@ def main() -> None:
     ratio = capacity.rate() / baseline.rate() if baseline.rate() else 0.0
     print(
         f"# {args.candidates} candidats arrivés en {args.start_over:.0f} s, "
-        f"{len(saves.latencies_ms)} enregistrements au rythme des candidats, "
+        f"{len(saves.latencies_ms)} enregistrements au rythme des candidats "
+        f"({args.save_rate:.0f}/s offerts), "
         f"{args.workers} processus, {time.monotonic() - began:.0f} s ; à pleine charge "
         f"({args.connections} connexions, {args.capacity_seconds:.0f} s) : "
         f"{capacity.rate():.0f} enregistrements/s (p99 {capacity.pct(99):.1f} ms), "
