@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -455,9 +455,11 @@ _AUTOSAVE_TARGET = (
         Enrolment.__table__.c.user_id == bindparam("user_id"),
     )
 )
+# Parameters are not named after columns: Core would take such a key given to an UPDATE
+# as one more column to set.
 _TOUCH_RUNNING_ATTEMPT = (
     update(_attempts)
-    .where(_attempts.c.id == bindparam("attempt_id"), _attempts.c.status == RUNNING)
+    .where(_attempts.c.id == bindparam("attempt"), _attempts.c.status == RUNNING)
     .values(last_saved_at=bindparam("now"))
 )
 _MARK_SEEN = (
@@ -474,8 +476,8 @@ _response, _seq, _now = (
     bindparam("seq", type_=_answers.c.seq.type),
     bindparam("now", type_=_answers.c.saved_at.type),
 )
-_UPSERT_ANSWER = {
-    name: insert(_answers)
+_UPSERT_ANSWER_ON_SQLITE = (
+    sqlite_insert(_answers)
     .values(attempt_item_id=bindparam("item_id"), response=_response, seq=_seq, saved_at=_now)
     .on_conflict_do_update(
         index_elements=[_answers.c.attempt_item_id],
@@ -483,8 +485,37 @@ _UPSERT_ANSWER = {
         where=_answers.c.seq < _seq,
     )
     .returning(_answers.c.seq)
-    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
+)
+# On PostgreSQL the three writes go in one statement (one round trip): the attempt row
+# is touched only if it still runs (the UPDATE waits for a submission in flight, which
+# locks the row, and then sees it), and the answer and the first view are written only
+# if it was.
+_touched = _TOUCH_RUNNING_ATTEMPT.returning(_attempts.c.id).cte("touched")
+_item_id = bindparam("item_id", type_=_items.c.id.type)
+_AUTOSAVE_ON_POSTGRESQL = (
+    postgresql_insert(_answers)
+    .from_select(
+        ["attempt_item_id", "response", "seq", "saved_at"],
+        select(_item_id, _response, _seq, _now).select_from(_touched),
+    )
+    .on_conflict_do_update(
+        index_elements=[_answers.c.attempt_item_id],
+        set_={"response": _response, "seq": _seq, "saved_at": _now},
+        where=_answers.c.seq < _seq,
+    )
+    .returning(_answers.c.seq)
+    .add_cte(
+        update(_items)
+        .where(
+            _items.c.id == _item_id,
+            _items.c.first_seen_at.is_(None),
+            exists(select(_touched.c.id)),
+        )
+        .values(seen=True, first_seen_at=_now)
+        .cte("seen")
+    )
+)
+_ATTEMPT_STATUS = select(_attempts.c.status).where(_attempts.c.id == bindparam("attempt"))
 
 
 def autosave_target(
@@ -548,23 +579,31 @@ def autosave(
 def _write_autosave(
     *, session: Session, save: Autosave, target: AutosaveTarget, now: datetime, grace: int
 ) -> Saved:
-    # The attempt row first: on PostgreSQL this waits for a submission in flight (which
-    # locks the row) and then sees it.
     connection = session.connection()
-    still_running = connection.execute(
-        _TOUCH_RUNNING_ATTEMPT, {"attempt_id": save.attempt_id, "now": now}
-    ).rowcount
+    params = {
+        "attempt": save.attempt_id,
+        "item_id": target.item_id,
+        "response": target.response,
+        "seq": save.seq,
+        "now": now,
+    }
+    if connection.dialect.name == "postgresql":
+        stored = connection.execute(_AUTOSAVE_ON_POSTGRESQL, params).first()
+        still_running = (
+            stored is not None
+            or connection.execute(_ATTEMPT_STATUS, params).scalar_one() == RUNNING
+        )
+    else:
+        # The attempt row first: the answer is written only if the attempt still runs.
+        still_running = connection.execute(_TOUCH_RUNNING_ATTEMPT, params).rowcount == 1
+        stored = still_running and connection.execute(_UPSERT_ANSWER_ON_SQLITE, params).first()
+        if stored and target.first_seen_at is None:
+            connection.execute(_MARK_SEEN, params)
     if not still_running:
         return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
-    stored = connection.execute(
-        _UPSERT_ANSWER[connection.dialect.name],
-        {"item_id": target.item_id, "response": target.response, "seq": save.seq, "now": now},
-    ).first()
-    if stored is None:  # a newer save got there first
-        current = connection.execute(_HELD_ANSWER, {"item_id": target.item_id}).one()
+    if not stored:  # a newer save got there first
+        current = connection.execute(_HELD_ANSWER, params).one()
         return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
-    if target.first_seen_at is None:
-        connection.execute(_MARK_SEEN, {"item_id": target.item_id, "now": now})
     return Saved(True, save.seq, target.response, now, target.deadline_at)
 
 
