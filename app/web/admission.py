@@ -64,10 +64,11 @@ class Slots:
         self._urgent: deque[anyio.Event] = deque()
         self._others: deque[anyio.Event] = deque()
 
-    async def acquire(self, *, urgent: bool) -> None:
+    async def acquire(self, *, urgent: bool) -> bool:
+        """Take a slot; says whether the request had to wait for it."""
         if self.free and not self._urgent and not self._others:
             self.free -= 1
-            return
+            return False
         turn = anyio.Event()
         queue = self._urgent if urgent else self._others
         queue.append(turn)
@@ -79,6 +80,7 @@ class Slots:
             else:
                 queue.remove(turn)
             raise
+        return True
 
     def release(self) -> None:
         for queue in (self._urgent, self._others):
@@ -102,8 +104,8 @@ class AdmissionMiddleware:
             return
         replay, whole = await _buffered_body(receive)
         slots = self.slots
-        await slots.acquire(urgent=self.urgent(scope))
-        if whole and await _client_left(receive):
+        waited = await slots.acquire(urgent=self.urgent(scope))
+        if waited and whole and await _client_left(receive):
             # Gave up while waiting (an overloaded server): its work would be thrown away.
             slots.release()
             return
