@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 
 N ?= 500
 DB ?= sqlite postgres
-SAVE_SECONDS ?= 180
+SAVE_SECONDS ?= 20
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -383,7 +383,7 @@ def main() -> None:
     parser.add_argument(
         "--save-seconds",
         type=float,
-        default=180,
+        default=20,
         help="durée maximale de la phase d'enregistrement (les candidats remettent ensuite)",
     )
     parser.add_argument(
