@@ -52,6 +52,19 @@ def refusals():
         raise HTTPException(422, str(error)) from None
 
 
+async def _in_one_hop(handler, request: Request, session: Session, now, settings, **arguments):
+    """Run ``handler`` (who calls, the reads, the writes, the commit) in one thread hop:
+    each hop costs more than the statements of a save."""
+    return await run_in_threadpool(
+        handler,
+        request=request,
+        session=session,
+        now=now,
+        grace=settings.deadline_grace_seconds,
+        **arguments,
+    )
+
+
 def _topic_labels(session, attempt: Attempt) -> dict[str, str]:
     return banks_service.topic_labels(
         session=session, version_id=attempt.session_questionnaire.bank_version_id
@@ -98,15 +111,9 @@ def my_questionnaires(session: DbSession, user: Candidate, now: Now):
 async def start_attempt(
     questionnaire_id: int, request: Request, session: DbSession, now: Now, settings: AppSettings
 ):
-    # A sitting starts in one burst: who is calling, the draw, the response and the commit
-    # take one thread hop together.
-    return await run_in_threadpool(
-        _start_attempt,
-        request=request,
-        session=session,
-        questionnaire_id=questionnaire_id,
-        now=now,
-        grace=settings.deadline_grace_seconds,
+    # A sitting starts in one burst.
+    return await _in_one_hop(
+        _start_attempt, request, session, now, settings, questionnaire_id=questionnaire_id
     )
 
 
@@ -153,17 +160,16 @@ async def save_answer(
     now: Now,
     settings: AppSettings,
 ):
-    # The hot path of a sitting: who is calling, the read and the writes take one thread
-    # hop together (each hop costs more than the statements themselves).
-    return await run_in_threadpool(
+    # The hot path of a sitting.
+    return await _in_one_hop(
         _save_answer,
-        request=request,
-        session=session,
+        request,
+        session,
+        now,
+        settings,
         attempt_id=attempt_id,
         question_id=question_id,
         body=body,
-        now=now,
-        grace=settings.deadline_grace_seconds,
     )
 
 

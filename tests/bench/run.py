@@ -263,16 +263,7 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
                         if options is None
                         else {"selected": [options[rng.randrange(len(options))]["id"]]}
                     )
-                    reply = await timed(
-                        saves,
-                        http,
-                        "PUT",
-                        f"/api/v1/attempts/{attempt['id']}/answers/{question['question_id']}",
-                        json={"seq": seq, **body},
-                        headers=headers[i],
-                    )
-                    if reply is not None and reply.body and reply.body["stored"]:
-                        acknowledged[(attempt["id"], question["question_id"])] = seq
+                    await save(saves, http, headers[i], attempt, question, seq, body, acknowledged)
 
         submit_now = asyncio.Event()
         think = args.candidates / args.save_rate  # seconds between two saves of a candidate
@@ -286,6 +277,21 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
         submit_now.set()
         await candidates
     return starts, saves, capacity, submits, acknowledged
+
+
+async def save(stats, http, headers, attempt, question, seq, body, acknowledged) -> None:
+    """One save; an acknowledged one is remembered, to be found in the database at the end."""
+    reply = await timed(
+        stats,
+        http,
+        "PUT",
+        f"/api/v1/attempts/{attempt['id']}/answers/{question['question_id']}",
+        json={"seq": seq, **body},
+        headers=headers,
+    )
+    if reply is not None and reply.body and reply.body["stored"]:
+        key = (attempt["id"], question["question_id"])
+        acknowledged[key] = max(acknowledged.get(key, 0), seq)
 
 
 async def saturate_saves(args, http, attempts, headers, acknowledged) -> Stats:
@@ -309,17 +315,7 @@ async def saturate_saves(args, http, attempts, headers, acknowledged) -> Stats:
             mine = seq
             options = question["options"]
             body = {"value": "7"} if options is None else {"selected": [options[0]["id"]]}
-            reply = await timed(
-                stats,
-                http,
-                "PUT",
-                f"/api/v1/attempts/{attempt['id']}/answers/{question['question_id']}",
-                json={"seq": mine, **body},
-                headers=headers[i],
-            )
-            if reply is not None and reply.body and reply.body["stored"]:
-                key = (attempt["id"], question["question_id"])
-                acknowledged[key] = max(acknowledged.get(key, 0), mine)
+            await save(stats, http, headers[i], attempt, question, mine, body, acknowledged)
 
     await asyncio.gather(*(connection() for _ in range(args.connections)))
     stats.ended = time.perf_counter()
