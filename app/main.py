@@ -64,21 +64,22 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
     )
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Routes are tried in order: a sitting's requests (the candidates') first.
     for module in (
+        attempts_router,
         auth_router,
         home_router,
         banks_router,
         referential_router,
         sessions_router,
-        attempts_router,
         records_router,
         analysis_router,
         authoring_router,
         gdpr_router,
     ):
-        app.include_router(module.router)
-        if hasattr(module, "api"):
+        if hasattr(module, "api"):  # /api/v1 never collides with a page
             app.include_router(module.api)
+        app.include_router(module.router)
 
     if settings.bench_baseline:
         from app.web.baseline import ROUTES
