@@ -121,12 +121,19 @@ def new_anonymous_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _refuse_unless_allowed(
+    role: Role | None, roles: frozenset[Role] | None, *, expired: bool
+) -> None:
+    """The refusals of every route: nobody logged in (``role`` None), or a role not let in."""
+    if role is None:
+        raise LoginRequired(expired=expired)
+    if roles is not None and role not in roles:
+        raise Forbidden()
+
+
 def authorised_user(auth: Auth, roles: frozenset[Role] | None = None) -> UserAccount:
     """The logged-in account if its role is one of ``roles`` (any role when None)."""
-    if auth.user is None:
-        raise LoginRequired(expired=auth.stale_cookie)
-    if roles is not None and auth.user.role not in roles:
-        raise Forbidden()
+    _refuse_unless_allowed(auth.user and auth.user.role, roles, expired=auth.stale_cookie)
     return auth.user
 
 
@@ -161,8 +168,5 @@ def authorised_account_id(request: Request, session: Session, roles: frozenset[R
         if token
         else None
     )
-    if account is None:
-        raise LoginRequired(expired=via == "cookie")
-    if account.role not in roles:
-        raise Forbidden()
+    _refuse_unless_allowed(account and account.role, roles, expired=via == "cookie")
     return account.user_id
