@@ -86,6 +86,20 @@ def end_reads(session: Session) -> None:
         session.commit()
 
 
+def statements_alone(session: Session) -> None:
+    """From here to the session's next commit, each statement commits by itself (PostgreSQL).
+
+    For a hot path whose reads need no common snapshot and whose write is one statement
+    carrying its own conditions: no BEGIN and no COMMIT, two round trips less. Work that
+    must be atomic commits first (``session.commit()`` ends this mode). SQLite keeps its
+    transactions (its writes hold the write lock in one, see ``reads_then_writes``), and so
+    does a session joined to an outer transaction.
+    """
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @contextmanager
 def sqlite_write_lock_first() -> Iterator[None]:
     """Transactions begun inside take SQLite's write lock before their first read."""

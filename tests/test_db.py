@@ -283,3 +283,48 @@ class TestSQLiteWriterLock:
             values = connection.execute(text("SELECT v FROM t ORDER BY rowid")).scalars().all()
         assert values == [1, 2]  # in the order the lock was granted
         engine.dispose()
+
+
+class TestStatementsAlone:
+    """``statements_alone``: on PostgreSQL each statement commits by itself (no BEGIN and no
+    COMMIT round trips) until the session's next commit; SQLite keeps its transactions."""
+
+    def test_until_the_next_commit(self, engine):
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session
+
+        from app.db import statements_alone
+
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE probe_alone (v INTEGER)"))
+        # Another client, outside the application's connection setup: it sees what is committed.
+        other = create_engine(engine.url)
+
+        def committed() -> list[int]:
+            with other.connect() as connection:
+                query = text("SELECT v FROM probe_alone ORDER BY v")
+                return connection.execute(query).scalars().all()
+
+        try:
+            with Session(engine) as session:
+                statements_alone(session)
+                session.execute(text("INSERT INTO probe_alone VALUES (1)"))
+                seen_at_once = committed()
+                session.commit()  # ends the mode: a transaction again
+                session.execute(text("INSERT INTO probe_alone VALUES (2)"))
+                seen_before_commit = committed()
+                session.commit()
+            alone = engine.dialect.name == "postgresql"
+            assert (seen_at_once, seen_before_commit) == (([1], [1]) if alone else ([], [1]))
+            assert committed() == [1, 2]
+        finally:
+            other.dispose()
+            with engine.begin() as connection:
+                connection.execute(text("DROP TABLE probe_alone"))
+
+    def test_a_session_joined_to_an_outer_transaction_keeps_it(self, db):
+        from app.db import statements_alone
+
+        statements_alone(db)  # the test's session is bound to a connection in a transaction
+        assert db.connection().in_transaction()
+        assert db.connection().get_execution_options().get("isolation_level") is None

@@ -20,12 +20,12 @@ from app.attempts.schemas import (
     Refusal,
 )
 from app.attempts.timing import remaining_seconds
-from app.auth.dependencies import authorised_account_id, require_roles
+from app.auth.dependencies import authorised_account_id, caller_token, require_roles
 from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
-from app.db import end_reads, reads_then_writes
+from app.db import end_reads, reads_then_writes, statements_alone
 from app.dependencies import AppSettings, DbSession, Now
 from app.web.admission import urgent
 from app.web.templating import redirect, templates
@@ -183,10 +183,9 @@ def _save_answer(
     now: datetime,
     grace: int,
 ):
-    user_id = authorised_account_id(request, session, CANDIDATES)
+    statements_alone(session)
     save = attempts_service.Autosave(
         attempt_id=attempt_id,
-        user_id=user_id,
         question_id=question_id,
         selected=body.selected,
         value=body.value,
@@ -195,12 +194,25 @@ def _save_answer(
     try:
         with refusals():
             target = attempts_service.autosave_target(
-                session=session, save=save, now=now, grace=grace
+                session=session,
+                save=save,
+                caller_token=caller_token(request),
+                now=now,
+                grace=grace,
             )
             end_reads(session)
-            saved = attempts_service.autosave(
-                session=session, save=save, target=target, now=now, grace=grace
-            )
+            if target is not None:
+                saved = attempts_service.autosave(
+                    session=session, save=save, target=target, now=now, grace=grace
+                )
+            else:  # who calls tells why: a refusal, or the long way for their own attempt
+                saved = attempts_service.autosave_the_long_way(
+                    session=session,
+                    save=save,
+                    user_id=authorised_account_id(request, session, CANDIDATES),
+                    now=now,
+                    grace=grace,
+                )
             session.commit()
     except HTTPException as error:
         # Returned, not raised: a lazily finalised attempt must be committed.

@@ -20,6 +20,8 @@ from app.attempts.draw import DrawError, draw
 from app.attempts.models import EXPIRED, RUNNING, SUBMITTED, Answer, Attempt, AttemptItem
 from app.attempts.timing import accepts_saves, deadline
 from app.audit import service as audit_service
+from app.auth import service as auth_service
+from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.banks.models import QuestionVersion
 from app.clock import paris_date, paris_datetime
@@ -398,7 +400,6 @@ class Autosave:
     """One autosave as the candidate sent it."""
 
     attempt_id: int
-    user_id: int
     question_id: str
     selected: list[str] | None
     value: object
@@ -418,8 +419,9 @@ class Saved:
 
 @dataclass(frozen=True)
 class AutosaveTarget:
-    """What an autosave needs to write, read beforehand: the item and the answer held."""
+    """What an autosave needs to write, read beforehand: whose it is, the item, the answer held."""
 
+    user_id: int
     item_id: int
     first_seen_at: datetime | None
     deadline_at: datetime
@@ -431,10 +433,14 @@ class AutosaveTarget:
 # the tables rather than the mapped classes: run on the connection, they build no ORM
 # object and skip the ORM's bulk-insert machinery.
 _attempts, _items, _answers = Attempt.__table__, AttemptItem.__table__, Answer.__table__
-_AUTOSAVE_TARGET = (
+_enrolments = Enrolment.__table__
+# Who calls and what they save to, in one read: the caller's live session must be the
+# candidate's whose enrolment the attempt is.
+_AUTOSAVE_TARGET = auth_service.held_by_caller(
     select(
         _attempts.c.status,
         _attempts.c.deadline_at,
+        _enrolments.c.user_id,
         _items.c.id.label("item_id"),
         _items.c.first_seen_at,
         QuestionVersion.__table__.c.content,
@@ -442,7 +448,7 @@ _AUTOSAVE_TARGET = (
         _answers.c.response,
         _answers.c.saved_at,
     )
-    .join(Enrolment.__table__, Enrolment.__table__.c.id == _attempts.c.enrolment_id)
+    .join(_enrolments, _enrolments.c.id == _attempts.c.enrolment_id)
     .join(
         _items,
         (_items.c.attempt_id == _attempts.c.id)
@@ -450,10 +456,9 @@ _AUTOSAVE_TARGET = (
     )
     .join(QuestionVersion.__table__, QuestionVersion.__table__.c.id == _items.c.question_version_id)
     .outerjoin(_answers, _answers.c.attempt_item_id == _items.c.id)
-    .where(
-        _attempts.c.id == bindparam("attempt_id"),
-        Enrolment.__table__.c.user_id == bindparam("user_id"),
-    )
+    .where(_attempts.c.id == bindparam("attempt_id")),
+    _enrolments.c.user_id,
+    (Role.CANDIDAT,),
 )
 # Parameters are not named after columns: Core would take such a key given to an UPDATE
 # as one more column to set.
@@ -519,21 +524,25 @@ _ATTEMPT_STATUS = select(_attempts.c.status).where(_attempts.c.id == bindparam("
 
 
 def autosave_target(
-    *, session: Session, save: Autosave, now: datetime, grace: int
+    *, session: Session, save: Autosave, caller_token: str | None, now: datetime, grace: int
 ) -> AutosaveTarget | None:
-    """The hot path's only read (no ORM object is built); None sends the save the long way.
+    """The hot path's only read (no ORM object is built): who calls and what they save to.
 
-    The long way (time over, attempt remitted, unknown question) refuses and finalises.
+    None when the caller holding ``caller_token`` is not the attempt's candidate, and for
+    the long way (time over, attempt remitted, unknown question): looking the caller up
+    then tells a refusal (``autosave_the_long_way`` for the caller's own attempt).
     Raises InvalidResponse for a response that does not fit the question.
     """
+    if caller_token is None:
+        return None
     row = (
         session.connection()
         .execute(
             _AUTOSAVE_TARGET,
             {
                 "attempt_id": save.attempt_id,
-                "user_id": save.user_id,
                 "question_id": save.question_id,
+                **auth_service.caller_parameters(caller_token),
             },
         )
         .one_or_none()
@@ -545,6 +554,7 @@ def autosave_target(
     ):
         return None
     return AutosaveTarget(
+        user_id=row.user_id,
         item_id=row.item_id,
         first_seen_at=row.first_seen_at,
         deadline_at=row.deadline_at,
@@ -556,23 +566,16 @@ def autosave_target(
 
 
 def autosave(
-    *,
-    session: Session,
-    save: Autosave,
-    target: AutosaveTarget | None,
-    now: datetime,
-    grace: int,
+    *, session: Session, save: Autosave, target: AutosaveTarget, now: datetime, grace: int
 ) -> Saved:
     """Store the response unless a newer one is held; every write checks its condition.
 
     The reads may be a moment old (see ``autosave_target``): the attempt must still run
     when the write happens, and the seq compare-and-set is one statement.
     """
-    if target is not None and target.held is not None and save.seq <= target.held.seq:
+    if target.held is not None and save.seq <= target.held.seq:
         return target.held
     with sqlite_write_lock_first():  # on SQLite, the writes' transaction waits its turn
-        if target is None:
-            return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
         return _write_autosave(session=session, save=save, target=target, now=now, grace=grace)
 
 
@@ -600,25 +603,33 @@ def _write_autosave(
         if stored and target.first_seen_at is None:
             connection.execute(_MARK_SEEN, params)
     if not still_running:
-        return _autosave_the_long_way(session=session, save=save, now=now, grace=grace)
+        return autosave_the_long_way(
+            session=session, save=save, user_id=target.user_id, now=now, grace=grace
+        )
     if not stored:  # a newer save got there first
         current = connection.execute(_HELD_ANSWER, params).one()
         return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
     return Saved(True, save.seq, target.response, now, target.deadline_at)
 
 
-def _autosave_the_long_way(*, session: Session, save: Autosave, now: datetime, grace: int) -> Saved:
-    attempt = load_attempt(session=session, attempt_id=save.attempt_id, user_id=save.user_id)
-    outcome = save_answer(
-        session=session,
-        attempt=attempt,
-        question_id=save.question_id,
-        selected=save.selected,
-        value=save.value,
-        seq=save.seq,
-        now=now,
-        grace=grace,
-    )
+def autosave_the_long_way(
+    *, session: Session, save: Autosave, user_id: int, now: datetime, grace: int
+) -> Saved:
+    """The save of ``user_id``'s attempt through its ORM objects, in one transaction: the
+    refusals (not found, time over, attempt remitted, unknown question) and finalising."""
+    session.commit()  # one transaction from here (the save's statements may have run alone)
+    with sqlite_write_lock_first():
+        attempt = load_attempt(session=session, attempt_id=save.attempt_id, user_id=user_id)
+        outcome = save_answer(
+            session=session,
+            attempt=attempt,
+            question_id=save.question_id,
+            selected=save.selected,
+            value=save.value,
+            seq=save.seq,
+            now=now,
+            grace=grace,
+        )
     answer = outcome.answer
     return Saved(outcome.stored, answer.seq, answer.response, answer.saved_at, attempt.deadline_at)
 

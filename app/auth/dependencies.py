@@ -63,6 +63,11 @@ def _credentials(request: Request) -> tuple[str | None, Literal["cookie", "beare
     return None, None
 
 
+def caller_token(request: Request) -> str | None:
+    """The token the caller presents (bearer header, else session cookie), if any."""
+    return _credentials(request)[0]
+
+
 def resolve_auth(request: Request, session: Session) -> Auth:
     """The caller: a bearer token (API clients) or the session cookie (browsers).
 

@@ -340,22 +340,29 @@ class TestMyQuestionnaires:
 class TestAutosaveBetweenReadAndWrite:
     """The autosave reads, ends its reads, then writes: what happens in between counts."""
 
-    def _read(self, db, attempt, question_id, seq, clock, **body):
+    def _read(self, db, candidate, attempt, question_id, seq, clock, **body):
         save = attempts_service.Autosave(
             attempt_id=attempt["id"],
-            user_id=db.scalar(select(UserAccount.id).where(UserAccount.login == "alice")),
             question_id=question_id,
             selected=body.get("selected"),
             value=body.get("value"),
             seq=seq,
         )
-        target = attempts_service.autosave_target(session=db, save=save, now=clock.now, grace=GRACE)
+        target = attempts_service.autosave_target(
+            session=db,
+            save=save,
+            caller_token=candidate.headers["Authorization"].removeprefix("Bearer "),
+            now=clock.now,
+            grace=GRACE,
+        )
         return save, target
 
     def test_a_submission_in_between_refuses_the_write(self, candidate, exam, db, clock):
         attempt = start(candidate, exam)
-        save_call, target = self._read(db, attempt, "q-choix", 1, clock, selected=["a"])
-        assert target is not None
+        save_call, target = self._read(db, candidate, attempt, "q-choix", 1, clock, selected=["a"])
+        assert target.user_id == db.scalar(
+            select(UserAccount.id).where(UserAccount.login == "alice")
+        )
         candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
         with pytest.raises(attempts_service.AttemptError, match="déjà remis"):
             attempts_service.autosave(
@@ -366,7 +373,7 @@ class TestAutosaveBetweenReadAndWrite:
 
     def test_a_newer_save_in_between_is_kept(self, candidate, exam, db, clock):
         attempt = start(candidate, exam)
-        save_call, target = self._read(db, attempt, "q-choix", 1, clock, selected=["a"])
+        save_call, target = self._read(db, candidate, attempt, "q-choix", 1, clock, selected=["a"])
         assert save(candidate, attempt["id"], "q-choix", 2, selected=["b"]).json()["stored"]
         saved = attempts_service.autosave(
             session=db, save=save_call, target=target, now=clock.now, grace=GRACE
