@@ -236,6 +236,10 @@ def start_or_resume(
     return attempt
 
 
+_INSERT_ON = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+_ATTEMPT_NUMBER = ["enrolment_id", "session_questionnaire_id", "number"]
+
+
 def _new_attempt(
     *,
     session: Session,
@@ -252,74 +256,69 @@ def _new_attempt(
             seed=seed,
             eligible=catalogue.eligible_on(paris_date(now)),
             quotas=questionnaire.quotas,
-            options=catalogue.option_ids(),
+            options=catalogue.option_ids,
             shuffle_questions=questionnaire.shuffle_questions,
             shuffle_options=questionnaire.shuffle_options,
         )
     except DrawError as error:
         raise AttemptError(f"Ce questionnaire ne peut pas être tiré : {error}.") from None
     exam = questionnaire.exam_session
-    attempt = Attempt(
-        enrolment_id=enrolment.id,
-        session_questionnaire_id=questionnaire.id,
-        number=number,
-        seed=seed,
-        status=RUNNING,
-        started_at=now,
-        deadline_at=deadline(
+    values = {
+        "enrolment_id": enrolment.id,
+        "session_questionnaire_id": questionnaire.id,
+        "number": number,
+        "seed": seed,
+        "status": RUNNING,
+        "started_at": now,
+        "deadline_at": deadline(
             started_at=now,
             duration_minutes=questionnaire.duration_minutes,
             extra_time_percent=enrolment.extra_time_percent,
             closes_at=exam.closes_at,
             accommodated_beyond_close=exam.accommodated_beyond_close,
         ),
-    )
-    rows = [
-        {
-            "position": position,
-            "question_id": item.question_id,
-            "question_version_id": catalogue.questions[item.question_id].id,
-            "option_order": list(item.option_order) if item.option_order else None,
-            "flagged": False,
-            "seen": False,
-        }
-        for position, item in enumerate(drawn, start=1)
-    ]
-    try:
-        with session.begin_nested():  # two tabs starting at once: one attempt wins
-            session.add(attempt)
-            session.flush()
-            # One multi-row INSERT that gives the items back (ORM bulk insert, RETURNING).
-            items = sorted(
-                session.scalars(
-                    insert(AttemptItem).returning(AttemptItem),
-                    [{"attempt_id": attempt.id, **r} for r in rows],
-                ),
-                key=lambda item: item.position,
-            )
-            audit_service.record(
-                session=session,
-                action="attempt.start",
-                target=f"attempt:{attempt.id}",
-                now=now,
-                details={
-                    "questionnaire_id": questionnaire.id,
-                    "enrolment_id": enrolment.id,
-                    "seed": seed,
-                    "deadline": attempt.deadline_at.isoformat(),
-                },
-            )
-    except IntegrityError:
-        existing = session.scalar(
-            select(Attempt.id).where(
-                Attempt.enrolment_id == enrolment.id,
-                Attempt.session_questionnaire_id == questionnaire.id,
-                Attempt.number == number,
-            )
-        )
-        if existing is None:
-            raise
+    }
+    # Two tabs starting at once: the attempt's number is taken once, the other start
+    # finds no row back and resumes the winner's attempt (no savepoint to roll back to).
+    attempt = session.scalars(
+        _INSERT_ON[session.get_bind().dialect.name](Attempt)
+        .on_conflict_do_nothing(index_elements=_ATTEMPT_NUMBER)
+        .returning(Attempt),
+        [values],
+    ).one_or_none()
+    if attempt is None:
         return None
+    # One multi-row INSERT that gives the items back (ORM bulk insert, RETURNING).
+    items = sorted(
+        session.scalars(
+            insert(AttemptItem).returning(AttemptItem),
+            [
+                {
+                    "attempt_id": attempt.id,
+                    "position": position,
+                    "question_id": item.question_id,
+                    "question_version_id": catalogue.questions[item.question_id].id,
+                    "option_order": list(item.option_order) if item.option_order else None,
+                    "flagged": False,
+                    "seen": False,
+                }
+                for position, item in enumerate(drawn, start=1)
+            ],
+        ),
+        key=lambda item: item.position,
+    )
+    audit_service.record(
+        session=session,
+        action="attempt.start",
+        target=f"attempt:{attempt.id}",
+        now=now,
+        details={
+            "questionnaire_id": questionnaire.id,
+            "enrolment_id": enrolment.id,
+            "seed": seed,
+            "deadline": attempt.deadline_at.isoformat(),
+        },
+    )
     # The questions come from the bank version's catalogue, not from a second read of
     # every version (AttemptItem.question_version does not cascade: they stay detached).
     for item in items:

@@ -1,9 +1,12 @@
 """Importing bank versions and reading them back. Services only flush."""
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from sqlalchemy import select
@@ -193,21 +196,34 @@ class Catalogue:
 
     topic_labels: dict[str, str]
     questions: dict[str, QuestionVersion]  # by question id, in bank order
+    # Worked out once per day and per process: every start of a sitting draws from them.
+    _eligible: dict[date, Mapping[str, tuple[str, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def eligible_on(self, day: date) -> dict[str, list[str]]:
-        """Topic → ids of the questions valid on ``day``."""
+    def eligible_on(self, day: date) -> Mapping[str, tuple[str, ...]]:
+        """Topic → ids of the questions valid on ``day`` (shared, read-only)."""
+        if (known := self._eligible.get(day)) is not None:
+            return known
         eligible: dict[str, list[str]] = {}
         for question in self.questions.values():
             if _valid_on(question.content, day):
                 eligible.setdefault(question.topic, []).append(question.question_id)
-        return eligible
+        found = self._eligible[day] = MappingProxyType(
+            {topic: tuple(ids) for topic, ids in eligible.items()}
+        )
+        return found
 
-    def option_ids(self) -> dict[str, list[str]]:
-        return {
-            question.question_id: option_ids(question.content)
-            for question in self.questions.values()
-            if question.type != "numeric"
-        }
+    @cached_property
+    def option_ids(self) -> Mapping[str, tuple[str, ...]]:
+        """Choice question → its option ids in the bank's order (shared, read-only)."""
+        return MappingProxyType(
+            {
+                question.question_id: tuple(option_ids(question.content))
+                for question in self.questions.values()
+                if question.type != "numeric"
+            }
+        )
 
 
 # A published version never changes: every process keeps what it read of one. The key

@@ -7,8 +7,10 @@ from sqlalchemy import select
 
 from app.attempts import service as attempts_service
 from app.attempts.models import Attempt
+from app.audit.models import AuditEntry
 from app.auth.models import UserAccount
 from app.sessions import service as sessions_service
+from app.sessions.models import Enrolment
 from tests.exam_fixtures import CLOSES, login
 
 GRACE = 10  # the default CCPQ_DEADLINE_GRACE_SECONDS
@@ -335,6 +337,26 @@ class TestMyQuestionnaires:
         candidate.post(f"/api/v1/attempts/{attempt['id']}/submit")
         mine = candidate.get("/api/v1/me/questionnaires").json()[0]
         assert (mine["status"], mine["attempt_id"]) == ("termine", attempt["id"])
+
+
+class TestStartRace:
+    def test_a_start_that_finds_the_attempt_taken_gives_way(self, candidate, exam, db, clock):
+        """Two tabs start at once: both read "no attempt yet", one writes attempt 1 first;
+        the other inserts nothing (no error, no second audit entry) and resumes it."""
+        first = start(candidate, exam)
+        questionnaire = attempts_service.get_questionnaire(
+            session=db, questionnaire_id=exam.questionnaire_id
+        )
+        enrolment = db.scalar(select(Enrolment).where(Enrolment.candidate_number == "C-001"))
+        late = attempts_service._new_attempt(
+            session=db, questionnaire=questionnaire, enrolment=enrolment, number=1, now=clock.now
+        )
+        db.commit()
+        assert late is None
+        assert db.scalars(select(Attempt.id)).all() == [first["id"]]
+        starts = db.scalars(select(AuditEntry.target).where(AuditEntry.action == "attempt.start"))
+        assert starts.all() == [f"attempt:{first['id']}"]
+        assert start(candidate, exam)["id"] == first["id"]
 
 
 class TestAutosaveBetweenReadAndWrite:

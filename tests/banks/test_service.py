@@ -154,8 +154,16 @@ class TestCatalogue:
         assert len(statements) == reads + 1  # …but a new transaction checks it is current
         assert list(first.questions) == ["q-choix", "q-multiple", "q-vrai-faux", "q-nombre"]
         assert first.eligible_on(date(2026, 6, 30)) == {
-            "bareme": ["q-choix", "q-vrai-faux"],
-            "epargne": ["q-multiple", "q-nombre"],
+            "bareme": ("q-choix", "q-vrai-faux"),
+            "epargne": ("q-multiple", "q-nombre"),
         }
         # q-nombre is valid until 30 June.
-        assert first.eligible_on(date(2026, 7, 1))["epargne"] == ["q-multiple"]
+        assert first.eligible_on(date(2026, 7, 1))["epargne"] == ("q-multiple",)
+        # Worked out once a day, shared and read-only: the starts of a sitting draw from it.
+        assert first.eligible_on(date(2026, 6, 30)) is first.eligible_on(date(2026, 6, 30))
+        with pytest.raises(TypeError):
+            first.eligible_on(date(2026, 6, 30))["bareme"] = ()
+        assert first.option_ids is first.option_ids
+        assert first.option_ids["q-choix"] == ("a", "b")
+        assert first.option_ids["q-vrai-faux"] == ("true", "false")
+        assert "q-nombre" not in first.option_ids
