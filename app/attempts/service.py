@@ -163,12 +163,30 @@ def sweep_expired(*, session: Session, now: datetime, grace: int) -> int:
     return len(ids)
 
 
+# The start's reads, built once (a sitting's starts come in one burst, and building a
+# statement costs about as much as running it).
+_ENROLMENT = select(Enrolment).where(
+    Enrolment.exam_session_id == bindparam("exam_session_id"),
+    Enrolment.user_id == bindparam("user_id"),
+)
+_QUESTIONNAIRE = (
+    select(SessionQuestionnaire)
+    .options(joinedload(SessionQuestionnaire.exam_session))
+    .where(SessionQuestionnaire.id == bindparam("questionnaire_id"))
+)
+_PREVIOUS_ATTEMPTS = (
+    select(Attempt.id, Attempt.status)
+    .where(
+        Attempt.enrolment_id == bindparam("enrolment_id"),
+        Attempt.session_questionnaire_id == bindparam("questionnaire_id"),
+    )
+    .order_by(Attempt.number)
+)
+
+
 def _enrolment(*, session: Session, user_id: int, questionnaire: SessionQuestionnaire) -> Enrolment:
     enrolment = session.scalar(
-        select(Enrolment).where(
-            Enrolment.exam_session_id == questionnaire.exam_session_id,
-            Enrolment.user_id == user_id,
-        )
+        _ENROLMENT, {"exam_session_id": questionnaire.exam_session_id, "user_id": user_id}
     )
     if enrolment is None:
         raise AttemptError("Vous n'êtes pas inscrit à la session de ce questionnaire.")
@@ -177,9 +195,7 @@ def _enrolment(*, session: Session, user_id: int, questionnaire: SessionQuestion
 
 def get_questionnaire(*, session: Session, questionnaire_id: int) -> SessionQuestionnaire:
     questionnaire = session.scalars(
-        select(SessionQuestionnaire)
-        .options(joinedload(SessionQuestionnaire.exam_session))
-        .where(SessionQuestionnaire.id == questionnaire_id)
+        _QUESTIONNAIRE, {"questionnaire_id": questionnaire_id}
     ).one_or_none()
     if questionnaire is None:
         raise AttemptNotFound()
@@ -195,12 +211,7 @@ def start_or_resume(
     # Only a running attempt is loaded whole: at a sitting's start there is none, and
     # loading with every relationship costs a start more than the rest of its reads.
     previous = session.execute(
-        select(Attempt.id, Attempt.status)
-        .where(
-            Attempt.enrolment_id == enrolment.id,
-            Attempt.session_questionnaire_id == questionnaire.id,
-        )
-        .order_by(Attempt.number)
+        _PREVIOUS_ATTEMPTS, {"enrolment_id": enrolment.id, "questionnaire_id": questionnaire.id}
     ).all()
     for attempt_id, status in previous:
         if status == RUNNING:

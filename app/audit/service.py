@@ -36,6 +36,9 @@ def record(
     return entry
 
 
+_LAST_DIGEST = select(AuditEntry.sha256).order_by(AuditEntry.id.desc()).limit(1)
+
+
 @event.listens_for(Session, "before_commit")
 def _seal(session: Session) -> None:
     """Chain this transaction's entries to the log's last entry, under the log's lock."""
@@ -44,7 +47,7 @@ def _seal(session: Session) -> None:
     pending = [entry for entry, _ in session.info.pop(_PENDING)]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    last = session.scalar(select(AuditEntry.sha256).order_by(AuditEntry.id.desc()).limit(1))
+    last = session.scalar(_LAST_DIGEST)
     previous = last or GENESIS
     for entry in pending:
         # Microseconds are kept as stored by every engine, so the digest can be recomputed.

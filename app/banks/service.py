@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.banks.diff import BankDiff, diff_documents
@@ -248,12 +248,13 @@ def catalogue(*, session: Session, version_id: int) -> Catalogue:
     return found
 
 
+_VERSION_STAMP = select(BankVersion.content_sha256, BankVersion.imported_at).where(
+    BankVersion.id == bindparam("version_id")
+)  # built once: every start checks it
+
+
 def _catalogue(*, session: Session, version_id: int) -> Catalogue:
-    row = session.execute(
-        select(BankVersion.content_sha256, BankVersion.imported_at).where(
-            BankVersion.id == version_id
-        )
-    ).one_or_none()
+    row = session.execute(_VERSION_STAMP, {"version_id": version_id}).one_or_none()
     if row is None:
         raise BankNotFound("version de banque introuvable")
     key = (version_id, row.content_sha256, row.imported_at)
