@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from app.attempts import service as attempts_service
-from app.attempts.models import Attempt
+from app.attempts.models import Answer, Attempt
 from app.audit.models import AuditEntry
-from app.auth.models import UserAccount
+from app.auth.models import UserAccount, UserSession
+from app.auth.service import token_digest
+from app.db import utcnow
 from app.sessions import service as sessions_service
 from app.sessions.models import Enrolment
 from tests.exam_fixtures import CLOSES, login
@@ -260,6 +262,32 @@ class TestPrivacy:
         assert client.get(f"/api/v1/attempts/{attempt['id']}").status_code == 404
         assert save(client, attempt["id"], "q-choix", 9, selected=["b"]).status_code == 404
         assert client.post(f"/api/v1/attempts/{attempt['id']}/submit").status_code == 404
+
+    @pytest.mark.parametrize("how", ["logged_out", "expired", "deactivated"])
+    def test_a_save_with_a_session_no_longer_live_is_refused(self, candidate, exam, db, how):
+        """The save learns who calls in its own read: a dead session writes nothing."""
+        attempt = start(candidate, exam)
+        token = candidate.headers["Authorization"].removeprefix("Bearer ")
+        record = db.scalar(
+            select(UserSession).where(UserSession.token_sha256 == token_digest(token))
+        )
+        if how == "logged_out":
+            assert candidate.post("/api/v1/auth/logout").status_code == 204
+        elif how == "expired":
+            record.expires_at = utcnow() - timedelta(seconds=1)
+        else:
+            db.get(UserAccount, record.user_id).is_active = False
+        db.commit()
+        refused = save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        assert (refused.status_code, refused.json()["detail"]) == (401, "Connexion requise.")
+        assert db.scalars(select(Answer.id)).all() == []
+
+    def test_staff_cannot_save_into_a_candidates_attempt(self, candidate, exam, client, make_user):
+        attempt = start(candidate, exam)
+        make_user("jules", "jury")
+        login(client, "jules")
+        refused = save(client, attempt["id"], "q-choix", 1, selected=["a"])
+        assert refused.status_code == 403
 
 
 class TestSubmitAndResult:
