@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from app.auth.models import LoginAttempt, UserAccount, UserSession
@@ -175,7 +175,8 @@ def held_by_caller(statement: Select, account_id, roles: Iterable[Role]) -> Sele
     return (
         statement.join(UserSession, UserSession.user_id == account_id)
         .join(UserAccount, UserAccount.id == account_id)
-        .where(*_LIVE, UserAccount.role.in_(sorted(roles)))
+        # Not IN (…): an expanding parameter is rendered again at every execution.
+        .where(*_LIVE, or_(*(UserAccount.role == role for role in sorted(roles))))
     )
 
 
