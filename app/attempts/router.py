@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,7 @@ from app.clock import paris_time
 from app.db import end_reads, reads_then_writes, statements_alone
 from app.dependencies import AppSettings, DbSession, Now
 from app.web.admission import urgent
+from app.web.bodies import body_schema, json_body
 from app.web.templating import redirect, templates
 
 CANDIDATES = frozenset({Role.CANDIDAT})
@@ -147,6 +148,7 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
         409: {"model": Refusal, "description": "Temps écoulé ou questionnaire remis"},
         422: {"model": Refusal, "description": "Réponse qui ne convient pas à la question"},
     },
+    openapi_extra=body_schema(AnswerSave),
     summary="Enregistrer une réponse (idempotent, ordonné par seq)",
 )
 @urgent
@@ -154,13 +156,14 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
 async def save_answer(
     attempt_id: int,
     question_id: str,
-    body: AnswerSave,
     request: Request,
     session: DbSession,
     now: Now,
     settings: AppSettings,
-):
-    # The hot path of a sitting.
+) -> Response:
+    # The hot path of a sitting: the body is read and the answer written out here, not by
+    # FastAPI (see app/web/bodies.py).
+    body = await json_body(request, AnswerSave)
     return await _in_one_hop(
         _save_answer,
         request,
@@ -182,7 +185,7 @@ def _save_answer(
     body: AnswerSave,
     now: datetime,
     grace: int,
-):
+) -> Response:
     statements_alone(session)
     save = attempts_service.Autosave(
         attempt_id=attempt_id,
@@ -217,7 +220,7 @@ def _save_answer(
     except HTTPException as error:
         # Returned, not raised: a lazily finalised attempt must be committed.
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-    return AnswerSaved(
+    saved_answer = AnswerSaved(
         question_id=question_id,
         stored=saved.stored,
         seq=saved.seq,
@@ -225,6 +228,7 @@ def _save_answer(
         saved_at=saved.saved_at,
         remaining_seconds=remaining_seconds(deadline_at=saved.deadline_at, now=now),
     )
+    return Response(saved_answer.model_dump_json(), media_type="application/json")
 
 
 @api.post("/attempts/{attempt_id}/submit", response_model=AttemptRead, summary="Remettre")

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.attempts import service as attempts_service
 from app.attempts.models import Answer, Attempt
@@ -249,6 +249,77 @@ class TestSaves:
             409,
             {"detail": "Ce questionnaire est déjà remis : les réponses ne changent plus."},
         )
+
+
+class TestSaveBodyRefusals:
+    """The save reads its own body (app/web/bodies.py): refusals keep FastAPI's shape."""
+
+    @pytest.mark.parametrize(
+        ("content", "content_type", "detail"),
+        [
+            (
+                b'{"selected": ["a"]}',
+                "application/json",
+                [{"loc": ["body", "seq"], "msg": "Field required", "type": "missing"}],
+            ),
+            (
+                b'{"seq": 0, "selected": "a"}',
+                "application/json",
+                [
+                    {
+                        "loc": ["body", "selected"],
+                        "msg": "Input should be a valid list",
+                        "type": "list_type",
+                    },
+                    {
+                        "loc": ["body", "seq"],
+                        "msg": "Input should be greater than or equal to 1",
+                        "type": "greater_than_equal",
+                    },
+                ],
+            ),
+            (
+                b'{"seq": 1,',
+                "application/json",
+                [{"loc": ["body", 10], "msg": "JSON decode error", "type": "json_invalid"}],
+            ),
+            (
+                b"",
+                "application/json",
+                [{"loc": ["body"], "msg": "Field required", "type": "missing"}],
+            ),
+            (
+                b'{"seq": 1, "selected": ["a"]}',
+                "text/plain",
+                [
+                    {
+                        "loc": ["body"],
+                        "msg": "Input should be a valid dictionary or object to extract fields "
+                        "from",
+                        "type": "model_attributes_type",
+                    }
+                ],
+            ),
+        ],
+    )
+    def test_refused_with_where_and_why(self, candidate, exam, db, content, content_type, detail):
+        attempt = start(candidate, exam)
+        response = candidate.put(
+            f"/api/v1/attempts/{attempt['id']}/answers/q-choix",
+            content=content,
+            headers={"Content-Type": content_type},
+        )
+        assert (response.status_code, response.json()) == (422, {"detail": detail})
+        assert db.scalar(select(func.count()).select_from(Answer)) == 0
+
+    def test_json_with_a_suffix_is_json(self, candidate, exam):
+        attempt = start(candidate, exam)
+        response = candidate.put(
+            f"/api/v1/attempts/{attempt['id']}/answers/q-choix",
+            content=b'{"seq": 1, "selected": ["a"]}',
+            headers={"Content-Type": "application/merge-patch+json; charset=utf-8"},
+        )
+        assert (response.status_code, response.json()["response"]) == (200, {"selected": ["a"]})
 
 
 class TestPrivacy:
