@@ -9,7 +9,6 @@ from app.attempts.models import RUNNING, Attempt, AttemptItem
 from app.attempts.schemas import (
     AttemptRead,
     Correction,
-    OptionRead,
     QuestionnaireStatus,
     QuestionRead,
     ResultRead,
@@ -25,7 +24,7 @@ from app.sessions.models import Enrolment, SessionQuestionnaire
 TRUE_FALSE_OPTIONS = (("true", "Vrai"), ("false", "Faux"))
 
 
-def options_in_order(item: AttemptItem) -> list[OptionRead] | None:
+def options_in_order(item: AttemptItem) -> list[dict[str, str]] | None:
     """The options as this attempt shows them (its frozen order)."""
     content = item.question_version.content
     if content["type"] == "numeric":
@@ -34,24 +33,31 @@ def options_in_order(item: AttemptItem) -> list[OptionRead] | None:
         texts = dict(TRUE_FALSE_OPTIONS)
     else:
         texts = {option["id"]: option["text"] for option in content["options"]}
-    return [OptionRead(id=option_id, text=texts[option_id]) for option_id in item.option_order]
+    return [{"id": option_id, "text": texts[option_id]} for option_id in item.option_order]
+
+
+def _question_fields(item: AttemptItem) -> dict:
+    # Plain data: the whole attempt is then validated in one call (see attempt_read), not
+    # question by question and option by option (a start shows 40 questions).
+    content = item.question_version.content
+    answer = item.answer
+    return {
+        "question_id": item.question_id,
+        "position": item.position,
+        "type": content["type"],
+        "topic": content["topic"],
+        "stem": content["stem"],
+        "options": options_in_order(item),
+        "unit": content.get("unit"),
+        "flagged": item.flagged,
+        "response": answer.response if answer else None,
+        "seq": answer.seq if answer else 0,
+        "saved_at": answer.saved_at if answer else None,
+    }
 
 
 def question_read(item: AttemptItem) -> QuestionRead:
-    content = item.question_version.content
-    return QuestionRead(
-        question_id=item.question_id,
-        position=item.position,
-        type=content["type"],
-        topic=content["topic"],
-        stem=content["stem"],
-        options=options_in_order(item),
-        unit=content.get("unit"),
-        flagged=item.flagged,
-        response=item.answer.response if item.answer else None,
-        seq=item.answer.seq if item.answer else 0,
-        saved_at=item.answer.saved_at if item.answer else None,
-    )
+    return QuestionRead.model_validate(_question_fields(item))
 
 
 def attempt_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str]) -> AttemptRead:
@@ -68,7 +74,7 @@ def attempt_read(attempt: Attempt, *, now: datetime, topic_labels: dict[str, str
         else 0,
         answered=answered_count(attempt),
         total=len(attempt.items),
-        questions=[question_read(item) for item in attempt.items],
+        questions=[_question_fields(item) for item in attempt.items],
         result=None
         if attempt.status == RUNNING
         else result_read(attempt, now=now, topic_labels=topic_labels),
