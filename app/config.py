@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     # Requests using the database at once in each process (others wait their turn, holding
-    # nothing). Unset: 1 on SQLite (one writer at a time anyway), 16 on PostgreSQL.
+    # nothing). Unset: 1 on SQLite (one writer at a time anyway), 4 on PostgreSQL.
     db_concurrency: int | None = Field(default=None, ge=1, le=64)
     # Years after a candidate's last session closed before `ccpq gdpr purge` pseudonymises them.
     retention_years: int = 5
