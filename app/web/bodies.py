@@ -8,9 +8,10 @@ serialisation cost about a tenth of that request's processor time (measured in p
 import json
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -27,7 +28,10 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 async def json_body(request: Request, model: type[ModelT]) -> ModelT:
     """The request's JSON body as ``model``; RequestValidationError as FastAPI raises it."""
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # gone before its body arrived: nobody reads the answer
+        raise HTTPException(400, "Requête interrompue avant la fin de son contenu.") from None
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if not raw:
         raise RequestValidationError(
