@@ -1,19 +1,13 @@
 """Admission control: a bounded number of requests inside, in arrival order, bodies read first."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
 
 from app.db import POSTGRES_REQUEST_SLOTS, request_slots
 from app.web.admission import BUFFERED_BODY_BYTES, AdmissionMiddleware, Slots, urgent_requests
-
-
-def run(func, *args) -> None:
-    """anyio.run in a thread of its own (the browser tests keep an event loop in this one)."""
-    with ThreadPoolExecutor(1) as executor:
-        executor.submit(anyio.run, func, *args).result()
+from tests.support.aio import run
 
 
 class Recorder:

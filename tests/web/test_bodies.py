@@ -1,7 +1,5 @@
 """The JSON body an endpoint reads itself (the save's hot path): FastAPI's refusals."""
 
-import asyncio
-
 import pytest
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from app.web.bodies import body_schema, json_body
+from tests.support.aio import run
 
 
 class Shape(BaseModel):
@@ -31,7 +30,7 @@ def body(data: bytes, *, more: bool = False) -> dict:
 
 
 def read(req: Request) -> Shape:
-    return asyncio.run(json_body(req, Shape))
+    return run(json_body, req, Shape)
 
 
 def errors(req: Request) -> list[dict]:
