@@ -3,7 +3,7 @@
 import fcntl
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -224,11 +224,13 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-async def get_db(request: Request) -> AsyncIterator[Session]:
-    """One request, one transaction: commit after the handler, roll back on error.
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """One request, one transaction: commit at the end, roll back on error.
 
-    Asynchronous so that opening costs no thread hop (the session connects lazily, in the
-    handler's thread); the commit or rollback and the close take one hop together.
+    Opening costs no thread hop (the session connects lazily, in the handler's thread);
+    the commit or rollback and the close take one hop together, and none when the handler
+    committed its own writes.
     """
     # Set in the request's own context, which its thread-pool calls inherit.
     _SQLITE_BEGIN.set(getattr(request.scope.get("endpoint"), "sqlite_begin", "IMMEDIATE"))
@@ -240,8 +242,14 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         raise
     if session.in_transaction():
         await run_in_threadpool(_end, session, commit=True)
-    else:  # the handler committed its own writes: nothing left to do in a thread
+    else:
         session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session (``request_session``) as a FastAPI dependency."""
+    async with request_session(request) as session:
+        yield session
 
 
 def _end(session: Session, *, commit: bool) -> None:

@@ -20,15 +20,21 @@ from app.attempts.schemas import (
     Refusal,
 )
 from app.attempts.timing import remaining_seconds
-from app.auth.dependencies import authorised_account_id, caller_token, require_roles
+from app.auth.dependencies import (
+    authorised_account_id,
+    caller_token,
+    csrf_protect,
+    require_roles,
+)
 from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
-from app.db import end_reads, reads_then_writes, statements_alone
-from app.dependencies import AppSettings, DbSession, Now
+from app.db import end_reads, reads_then_writes, request_session, statements_alone
+from app.dependencies import AppSettings, DbSession, Now, app_settings, get_now
 from app.web.admission import urgent
 from app.web.bodies import body_schema, json_body
+from app.web.direct import DirectRoute, resolved
 from app.web.templating import redirect, templates
 
 CANDIDATES = frozenset({Role.CANDIDAT})
@@ -140,8 +146,35 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
     return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
 
 
-@api.put(
-    "/attempts/{attempt_id}/answers/{question_id}",
+@urgent
+@reads_then_writes
+async def save_answer(attempt_id: int, question_id: str, request: Request) -> Response:
+    # The hot path of a sitting: its route resolves no dependency (app/web/direct.py), the
+    # endpoint reads its clock, settings, session and body itself.
+    now = await resolved(request, get_now)
+    grace = (await resolved(request, app_settings)).deadline_grace_seconds
+    async with request_session(request) as session:
+        await csrf_protect(request, session)  # what the app's routes all check first
+        body = await json_body(request, AnswerSave)
+        return await run_in_threadpool(
+            _save_answer,
+            request=request,
+            session=session,
+            now=now,
+            grace=grace,
+            attempt_id=attempt_id,
+            question_id=question_id,
+            body=body,
+        )
+
+
+# Served ahead of the app's other routes (create_app), not through the included routers:
+# the request a sitting sends most pays for no routing but its own.
+SAVE_ROUTE = DirectRoute(
+    api.prefix + "/attempts/{attempt_id}/answers/{question_id}",
+    save_answer,
+    methods=["PUT"],
+    tags=api.tags,
     response_model=AnswerSaved,
     responses={
         404: {"model": Refusal, "description": "Tentative ou question introuvable"},
@@ -151,29 +184,6 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
     openapi_extra=body_schema(AnswerSave),
     summary="Enregistrer une réponse (idempotent, ordonné par seq)",
 )
-@urgent
-@reads_then_writes
-async def save_answer(
-    attempt_id: int,
-    question_id: str,
-    request: Request,
-    session: DbSession,
-    now: Now,
-    settings: AppSettings,
-) -> Response:
-    # The hot path of a sitting: the body is read and the answer written out here, not by
-    # FastAPI (see app/web/bodies.py).
-    body = await json_body(request, AnswerSave)
-    return await _in_one_hop(
-        _save_answer,
-        request,
-        session,
-        now,
-        settings,
-        attempt_id=attempt_id,
-        question_id=question_id,
-        body=body,
-    )
 
 
 def _save_answer(
@@ -218,7 +228,7 @@ def _save_answer(
                 )
             session.commit()
     except HTTPException as error:
-        # Returned, not raised: a lazily finalised attempt must be committed.
+        session.commit()  # a lazily finalised attempt stays finalised
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
     saved_answer = AnswerSaved(
         question_id=question_id,

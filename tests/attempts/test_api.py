@@ -321,6 +321,48 @@ class TestSaveBodyRefusals:
         )
         assert (response.status_code, response.json()["response"]) == (200, {"selected": ["a"]})
 
+    @pytest.mark.parametrize(
+        ("attempt_id", "detail"),
+        [
+            (
+                "abc",
+                [
+                    {
+                        "loc": ["path", "attempt_id"],
+                        "msg": "Input should be a valid integer, unable to parse string as an "
+                        "integer",
+                        "type": "int_parsing",
+                    }
+                ],
+            ),
+            (
+                "1.5",
+                [
+                    {
+                        "loc": ["path", "attempt_id"],
+                        "msg": "Input should be a valid integer, unable to parse string as an "
+                        "integer",
+                        "type": "int_parsing",
+                    }
+                ],
+            ),
+        ],
+    )
+    def test_path_refused_before_the_body(self, candidate, exam, db, attempt_id, detail):
+        """The save's route resolves its path as FastAPI does (app/web/direct.py)."""
+        start(candidate, exam)
+        response = candidate.put(
+            f"/api/v1/attempts/{attempt_id}/answers/q-choix", content=b"not even JSON"
+        )
+        assert (response.status_code, response.json()) == (422, {"detail": detail})
+        assert db.scalar(select(func.count()).select_from(Answer)) == 0
+
+    def test_an_identifier_beyond_the_database_names_nothing(self, candidate, exam, db):
+        """Beyond the engine's integers: a French 404, as on the app's other routes."""
+        start(candidate, exam)
+        response = save(candidate, 2**63, "q-choix", 1, selected=["a"])
+        assert (response.status_code, response.json()) == (404, {"detail": "Page introuvable."})
+        assert db.scalar(select(func.count()).select_from(Answer)) == 0
 
 class TestPrivacy:
     def test_another_candidate_cannot_read_or_write(self, candidate, exam, client, make_user, db):

@@ -55,9 +55,15 @@ class Stats:
     errors: int = 0
     started: float = 0.0
     ended: float = 0.0
+    cpu_seconds: float = 0.0  # the server's, over the phase (full-load phases only)
 
     def rate(self) -> float:
         return len(self.latencies_ms) / max(self.ended - self.started, 1e-9)
+
+    def cpu_ms(self) -> float:
+        """The server's processor time per request served: how much a request costs it,
+        whatever else the machine is busy with at the time."""
+        return self.cpu_seconds * 1000 / max(len(self.latencies_ms), 1)
 
     def pct(self, q: float) -> float:
         if not self.latencies_ms:
@@ -273,7 +279,9 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
         if answering:
             await answered.wait()
         saves.ended = time.perf_counter()
+        cpu_before = server.cpu_seconds()
         capacity = await saturate_saves(args, http, attempts, headers, acknowledged)
+        capacity.cpu_seconds = server.cpu_seconds() - cpu_before
         submit_now.set()
         await candidates
     return starts, saves, capacity, submits, acknowledged
@@ -328,6 +336,7 @@ async def run_baseline(args, server: Server) -> Stats:
     stats = Stats()
     async with client(server, args.connections) as http:
         n = 0
+        cpu_before = server.cpu_seconds()
         stats.started = time.perf_counter()
         until = stats.started + args.capacity_seconds
 
@@ -346,6 +355,7 @@ async def run_baseline(args, server: Server) -> Stats:
 
         await asyncio.gather(*(connection() for _ in range(args.connections)))
         stats.ended = time.perf_counter()
+        stats.cpu_seconds = server.cpu_seconds() - cpu_before
     return stats
 
 
@@ -439,7 +449,9 @@ def main() -> None:
         f"{args.workers} processus, {time.monotonic() - began:.0f} s ; à pleine charge "
         f"({args.connections} connexions, {args.capacity_seconds:.0f} s) : "
         f"{capacity.rate():.0f} enregistrements/s (p99 {capacity.pct(99):.1f} ms), "
-        f"référence {baseline.rate():.0f} upserts/s (p99 {baseline.pct(99):.1f} ms)"
+        f"référence {baseline.rate():.0f} upserts/s (p99 {baseline.pct(99):.1f} ms) ; "
+        f"temps processeur du serveur par requête : {capacity.cpu_ms():.2f} ms "
+        f"(référence {baseline.cpu_ms():.2f} ms)"
     )
     print(
         f"bench db={args.db} candidates={args.candidates} "
@@ -449,6 +461,7 @@ def main() -> None:
         f"saves_per_s={saves.rate():.0f} save_p50_ms={saves.pct(50):.1f} "
         f"save_p95_ms={saves.pct(95):.1f} save_p99_ms={saves.pct(99):.1f} "
         f"capacity_saves_per_s={capacity.rate():.0f} baseline_per_s={baseline.rate():.0f} "
+        f"capacity_cpu_ms={capacity.cpu_ms():.2f} baseline_cpu_ms={baseline.cpu_ms():.2f} "
         f"errors={starts.errors + saves.errors + capacity.errors + submits.errors} "
         f"lost={lost} ratio={ratio:.2f}"
     )

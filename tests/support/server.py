@@ -95,6 +95,20 @@ class Server:
         """What the server printed so far."""
         return Path(self.log.name).read_text(errors="replace")
 
+    def cpu_seconds(self) -> float:
+        """Processor time (user and system) the server's processes have used so far: the
+        supervisor and its workers, read from Linux's /proc."""
+        used = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" (", 1)
+            except OSError:  # gone meanwhile
+                continue
+            fields = rest.rsplit(") ", 1)[1].split()  # from the state on (field 3 of stat)
+            if self.process.pid in (int(pid), int(fields[1])):  # itself, or its child
+                used += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return used / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown hook runs, as in a crash."""
         if self.process and self.process.poll() is None:
