@@ -364,6 +364,7 @@ class TestSaveBodyRefusals:
         assert (response.status_code, response.json()) == (404, {"detail": "Page introuvable."})
         assert db.scalar(select(func.count()).select_from(Answer)) == 0
 
+
 class TestPrivacy:
     def test_another_candidate_cannot_read_or_write(self, candidate, exam, client, make_user, db):
         attempt = start(candidate, exam)
