@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -59,17 +60,27 @@ def refusals():
         raise HTTPException(422, str(error)) from None
 
 
-async def _in_one_hop(handler, request: Request, session: Session, now, settings, **arguments):
-    """Run ``handler`` (who calls, the reads, the writes, the commit) in one thread hop:
-    each hop costs more than the statements of a save."""
-    return await run_in_threadpool(
-        handler,
-        request=request,
-        session=session,
-        now=now,
-        grace=settings.deadline_grace_seconds,
-        **arguments,
-    )
+async def _in_one_hop(
+    handler, request: Request, *, body: type[BaseModel] | None = None, **arguments
+):
+    """A sitting's hot endpoint (a ``DirectRoute``, app/web/direct.py): the clock, the
+    settings, the session and the CSRF check every route makes, then ``handler`` (who
+    calls, the reads, the writes, the commit) in one thread hop, with ``body`` read as
+    that model if given. Each hop costs more than the statements of a save."""
+    now = await resolved(request, get_now)
+    grace = (await resolved(request, app_settings)).deadline_grace_seconds
+    async with request_session(request) as session:
+        await csrf_protect(request, session)
+        if body is not None:
+            arguments["body"] = await json_body(request, body)
+        return await run_in_threadpool(
+            handler, request=request, session=session, now=now, grace=grace, **arguments
+        )
+
+
+def _json(model: BaseModel) -> Response:
+    """``model`` as the response's JSON: the route declares it, so no second validation."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _topic_labels(session, attempt: Attempt) -> dict[str, str]:
@@ -110,23 +121,14 @@ def my_questionnaires(session: DbSession, user: Candidate, now: Now):
     ]
 
 
-@api.post(
-    "/questionnaires/{questionnaire_id}/attempts",
-    response_model=AttemptRead,
-    summary="Commencer le questionnaire, ou reprendre la tentative en cours",
-)
-async def start_attempt(
-    questionnaire_id: int, request: Request, session: DbSession, now: Now, settings: AppSettings
-):
+async def start_attempt(questionnaire_id: int, request: Request) -> Response:
     # A sitting starts in one burst.
-    return await _in_one_hop(
-        _start_attempt, request, session, now, settings, questionnaire_id=questionnaire_id
-    )
+    return await _in_one_hop(_start_attempt, request, questionnaire_id=questionnaire_id)
 
 
 def _start_attempt(
     *, request: Request, session: Session, questionnaire_id: int, now: datetime, grace: int
-) -> AttemptRead:
+) -> Response:
     user_id = authorised_account_id(request, session, CANDIDATES)
     with refusals():
         attempt = attempts_service.start_or_resume(
@@ -138,7 +140,7 @@ def _start_attempt(
         )
     read = views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
     session.commit()
-    return read
+    return _json(read)
 
 
 @api.get("/attempts/{attempt_id}", response_model=AttemptRead, summary="Une tentative")
@@ -149,41 +151,38 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
 @urgent
 @reads_then_writes
 async def save_answer(attempt_id: int, question_id: str, request: Request) -> Response:
-    # The hot path of a sitting: its route resolves no dependency (app/web/direct.py), the
-    # endpoint reads its clock, settings, session and body itself.
-    now = await resolved(request, get_now)
-    grace = (await resolved(request, app_settings)).deadline_grace_seconds
-    async with request_session(request) as session:
-        await csrf_protect(request, session)  # what the app's routes all check first
-        body = await json_body(request, AnswerSave)
-        return await run_in_threadpool(
-            _save_answer,
-            request=request,
-            session=session,
-            now=now,
-            grace=grace,
-            attempt_id=attempt_id,
-            question_id=question_id,
-            body=body,
-        )
+    # The request a sitting sends most.
+    return await _in_one_hop(
+        _save_answer, request, body=AnswerSave, attempt_id=attempt_id, question_id=question_id
+    )
 
 
-# Served ahead of the app's other routes (create_app), not through the included routers:
-# the request a sitting sends most pays for no routing but its own.
-SAVE_ROUTE = DirectRoute(
-    api.prefix + "/attempts/{attempt_id}/answers/{question_id}",
-    save_answer,
-    methods=["PUT"],
-    tags=api.tags,
-    response_model=AnswerSaved,
-    responses={
-        404: {"model": Refusal, "description": "Tentative ou question introuvable"},
-        409: {"model": Refusal, "description": "Temps écoulé ou questionnaire remis"},
-        422: {"model": Refusal, "description": "Réponse qui ne convient pas à la question"},
-    },
-    openapi_extra=body_schema(AnswerSave),
-    summary="Enregistrer une réponse (idempotent, ordonné par seq)",
-)
+# A sitting's two hot paths: served ahead of the app's other routes (create_app), not
+# through the included routers, and with no dependency resolved (app/web/direct.py).
+HOT_ROUTES = [
+    DirectRoute(
+        api.prefix + "/attempts/{attempt_id}/answers/{question_id}",
+        save_answer,
+        methods=["PUT"],
+        tags=api.tags,
+        response_model=AnswerSaved,
+        responses={
+            404: {"model": Refusal, "description": "Tentative ou question introuvable"},
+            409: {"model": Refusal, "description": "Temps écoulé ou questionnaire remis"},
+            422: {"model": Refusal, "description": "Réponse qui ne convient pas à la question"},
+        },
+        openapi_extra=body_schema(AnswerSave),
+        summary="Enregistrer une réponse (idempotent, ordonné par seq)",
+    ),
+    DirectRoute(
+        api.prefix + "/questionnaires/{questionnaire_id}/attempts",
+        start_attempt,
+        methods=["POST"],
+        tags=api.tags,
+        response_model=AttemptRead,
+        summary="Commencer le questionnaire, ou reprendre la tentative en cours",
+    ),
+]
 
 
 def _save_answer(
@@ -230,15 +229,16 @@ def _save_answer(
     except HTTPException as error:
         session.commit()  # a lazily finalised attempt stays finalised
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-    saved_answer = AnswerSaved(
-        question_id=question_id,
-        stored=saved.stored,
-        seq=saved.seq,
-        response=saved.response,
-        saved_at=saved.saved_at,
-        remaining_seconds=remaining_seconds(deadline_at=saved.deadline_at, now=now),
+    return _json(
+        AnswerSaved(
+            question_id=question_id,
+            stored=saved.stored,
+            seq=saved.seq,
+            response=saved.response,
+            saved_at=saved.saved_at,
+            remaining_seconds=remaining_seconds(deadline_at=saved.deadline_at, now=now),
+        )
     )
-    return Response(saved_answer.model_dump_json(), media_type="application/json")
 
 
 @api.post("/attempts/{attempt_id}/submit", response_model=AttemptRead, summary="Remettre")
