@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # uvicorn's access log names each request's client address (a personal datum the
+    # privacy notice does not list): off unless the operator turns it on.
+    access_log: bool = False
     # Requests using the database at once in each process (others wait their turn, holding
     # nothing). Unset: 1 on SQLite (one writer at a time anyway), 4 on PostgreSQL.
     db_concurrency: int | None = Field(default=None, ge=1, le=64)

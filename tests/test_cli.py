@@ -176,6 +176,33 @@ class TestDemo:
         assert response.status_code == 200
 
 
+class TestServe:
+    @pytest.mark.parametrize(("env", "access_log"), [({}, False), ({"CCPQ_ACCESS_LOG": "1"}, True)])
+    def test_access_log_only_when_asked(self, run, monkeypatch, env, access_log):
+        """The access log names every client's address: the operator turns it on."""
+        import uvicorn
+
+        served = []
+        monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append((app, options)))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(app.cli, "_settings", lambda: Settings(env="test"))
+        assert run("serve", "--port", "8123")[0] == 0
+        assert served == [
+            (
+                "app.main:app",
+                {
+                    "host": "127.0.0.1",
+                    "port": 8123,
+                    "workers": 1,
+                    "proxy_headers": True,
+                    "log_level": "info",
+                    "access_log": access_log,
+                },
+            )
+        ]
+
+
 class TestDatabase:
     def test_upgrade_creates_the_tables(self, run, tmp_path, monkeypatch):
         url = f"sqlite:///{tmp_path / 'neuve.sqlite3'}"
