@@ -157,14 +157,18 @@ async def save_answer(attempt_id: int, question_id: str, request: Request) -> Re
     )
 
 
-# A sitting's two hot paths: served ahead of the app's other routes (create_app), not
-# through the included routers, and with no dependency resolved (app/web/direct.py).
+def _hot_route(method: str, path: str, endpoint, **options) -> DirectRoute:
+    """A route of the candidates' API, served ahead of the app's other routes (create_app),
+    not through the included routers, and with no dependency resolved (app/web/direct.py)."""
+    return DirectRoute(api.prefix + path, endpoint, methods=[method], tags=api.tags, **options)
+
+
+# A sitting's two hot paths.
 HOT_ROUTES = [
-    DirectRoute(
-        api.prefix + "/attempts/{attempt_id}/answers/{question_id}",
+    _hot_route(
+        "PUT",
+        "/attempts/{attempt_id}/answers/{question_id}",
         save_answer,
-        methods=["PUT"],
-        tags=api.tags,
         response_model=AnswerSaved,
         responses={
             404: {"model": Refusal, "description": "Tentative ou question introuvable"},
@@ -174,11 +178,10 @@ HOT_ROUTES = [
         openapi_extra=body_schema(AnswerSave),
         summary="Enregistrer une réponse (idempotent, ordonné par seq)",
     ),
-    DirectRoute(
-        api.prefix + "/questionnaires/{questionnaire_id}/attempts",
+    _hot_route(
+        "POST",
+        "/questionnaires/{questionnaire_id}/attempts",
         start_attempt,
-        methods=["POST"],
-        tags=api.tags,
         response_model=AttemptRead,
         summary="Commencer le questionnaire, ou reprendre la tentative en cours",
     ),
