@@ -21,7 +21,8 @@ class DirectRoute(APIRoute):
     """An API route whose endpoint is called with the request and its path parameters alone.
 
     Nothing else of the signature is resolved: no ``Depends``, no app-level dependency
-    (the endpoint runs the CSRF check itself), no body, no response model.
+    (the endpoint runs the CSRF check itself), no body. The endpoint returns its Response;
+    the response model only describes it in the schema.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -61,8 +61,8 @@ class Stats:
         return len(self.latencies_ms) / max(self.ended - self.started, 1e-9)
 
     def cpu_ms(self) -> float:
-        """The server's processor time per request served: how much a request costs it,
-        whatever else the machine is busy with at the time."""
+        """The server's processor time per request served: what a request costs it, without
+        the load generator's share of the processor."""
         return self.cpu_seconds * 1000 / max(len(self.latencies_ms), 1)
 
     def pct(self, q: float) -> float:
