@@ -1,7 +1,9 @@
 """Taking a questionnaire: the candidate's JSON API and French pages."""
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -33,7 +35,8 @@ from app.banks import service as banks_service
 from app.clock import paris_time
 from app.db import end_reads, reads_then_writes, request_session, statements_alone
 from app.dependencies import AppSettings, DbSession, Now, app_settings, get_now
-from app.web.admission import urgent
+from app.group_commit import write_in_group
+from app.web.admission import leave_admission, urgent
 from app.web.bodies import body_schema, json_body
 from app.web.direct import DirectRoute, resolved
 from app.web.templating import redirect, templates
@@ -152,9 +155,21 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
 @reads_then_writes
 async def save_answer(attempt_id: int, question_id: str, request: Request) -> Response:
     # The request a sitting sends most.
-    return await _in_one_hop(
+    answer = await _in_one_hop(
         _save_answer, request, body=AnswerSave, attempt_id=attempt_id, question_id=question_id
     )
+    if isinstance(answer, Response):
+        return answer
+    # On SQLite the write waits for the process's next group commit, holding no slot.
+    leave_admission(request.scope)
+    written = await write_in_group(
+        partial(
+            attempts_service.write_autosave, save=answer.save, target=answer.target, now=answer.now
+        )
+    )
+    if written is not None:
+        return _saved(answer.save, written, now=answer.now)
+    return await _in_one_hop(_save_the_long_way, request, pending=answer)
 
 
 def _hot_route(method: str, path: str, endpoint, **options) -> DirectRoute:
@@ -188,6 +203,15 @@ HOT_ROUTES = [
 ]
 
 
+@dataclass(frozen=True)
+class _PendingSave:
+    """A save read and checked, whose writes go to the group commit (SQLite)."""
+
+    save: attempts_service.Autosave
+    target: attempts_service.AutosaveTarget
+    now: datetime
+
+
 def _save_answer(
     *,
     request: Request,
@@ -197,7 +221,7 @@ def _save_answer(
     body: AnswerSave,
     now: datetime,
     grace: int,
-) -> Response:
+) -> Response | _PendingSave:
     statements_alone(session)
     save = attempts_service.Autosave(
         attempt_id=attempt_id,
@@ -206,35 +230,68 @@ def _save_answer(
         value=body.value,
         seq=body.seq,
     )
-    try:
-        with refusals():
-            target = attempts_service.autosave_target(
+
+    def saved() -> attempts_service.Saved | _PendingSave:
+        target = attempts_service.autosave_target(
+            session=session, save=save, caller_token=caller_token(request), now=now, grace=grace
+        )
+        end_reads(session)
+        if target is None:  # who calls tells why: a refusal, or the long way for their own
+            return attempts_service.autosave_the_long_way(
                 session=session,
                 save=save,
-                caller_token=caller_token(request),
+                user_id=authorised_account_id(request, session, CANDIDATES),
                 now=now,
                 grace=grace,
             )
-            end_reads(session)
-            if target is not None:
-                saved = attempts_service.autosave(
-                    session=session, save=save, target=target, now=now, grace=grace
-                )
-            else:  # who calls tells why: a refusal, or the long way for their own attempt
-                saved = attempts_service.autosave_the_long_way(
-                    session=session,
-                    save=save,
-                    user_id=authorised_account_id(request, session, CANDIDATES),
-                    now=now,
-                    grace=grace,
-                )
+        held = attempts_service.held_already(save=save, target=target)
+        if held is not None:
+            return held
+        if session.get_bind().dialect.name == "sqlite":
+            return _PendingSave(save, target, now)
+        return attempts_service.autosave(
+            session=session, save=save, target=target, now=now, grace=grace
+        )
+
+    return _answered(session, save, saved, now=now)
+
+
+def _save_the_long_way(
+    *, request: Request, session: Session, pending: _PendingSave, now: datetime, grace: int
+) -> Response:
+    """The attempt stopped running between the save's read and its write: why, in French."""
+    long_way = partial(
+        attempts_service.autosave_the_long_way,
+        session=session,
+        save=pending.save,
+        user_id=pending.target.user_id,
+        now=pending.now,
+        grace=grace,
+    )
+    return _answered(session, pending.save, long_way, now=pending.now)
+
+
+def _answered(session: Session, save: attempts_service.Autosave, saved, *, now: datetime):
+    """What ``saved()`` saved as the JSON answer, or its refusal, committed either way (a
+    lazily finalised attempt stays finalised); a pending save goes on as it is."""
+    try:
+        with refusals():
+            outcome = saved()
+            if isinstance(outcome, _PendingSave):
+                return outcome
             session.commit()
     except HTTPException as error:
-        session.commit()  # a lazily finalised attempt stays finalised
+        session.commit()
         return JSONResponse({"detail": error.detail}, status_code=error.status_code)
+    return _saved(save, outcome, now=now)
+
+
+def _saved(
+    save: attempts_service.Autosave, saved: attempts_service.Saved, *, now: datetime
+) -> Response:
     return _json(
         AnswerSaved(
-            question_id=question_id,
+            question_id=save.question_id,
             stored=saved.stored,
             seq=saved.seq,
             response=saved.response,

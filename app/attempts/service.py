@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -583,16 +583,28 @@ def autosave(
     The reads may be a moment old (see ``autosave_target``): the attempt must still run
     when the write happens, and the seq compare-and-set is one statement.
     """
+    held = held_already(save=save, target=target)
+    if held is not None:
+        return held
+    with sqlite_write_lock_first():  # on SQLite, the writes' transaction waits its turn
+        written = write_autosave(session.connection(), save=save, target=target, now=now)
+    return autosave_outcome(
+        session=session, save=save, target=target, written=written, now=now, grace=grace
+    )
+
+
+def held_already(*, save: Autosave, target: AutosaveTarget) -> Saved | None:
+    """The answer held when it is as new as ``save`` or newer: nothing to write."""
     if target.held is not None and save.seq <= target.held.seq:
         return target.held
-    with sqlite_write_lock_first():  # on SQLite, the writes' transaction waits its turn
-        return _write_autosave(session=session, save=save, target=target, now=now, grace=grace)
+    return None
 
 
-def _write_autosave(
-    *, session: Session, save: Autosave, target: AutosaveTarget, now: datetime, grace: int
-) -> Saved:
-    connection = session.connection()
+def write_autosave(
+    connection: Connection, *, save: Autosave, target: AutosaveTarget, now: datetime
+) -> Saved | None:
+    """The autosave's conditional writes on ``connection``, not committed: what it will
+    answer, or None when the attempt no longer runs (``autosave_outcome``)."""
     params = {
         "attempt": save.attempt_id,
         "item_id": target.item_id,
@@ -613,13 +625,29 @@ def _write_autosave(
         if stored and target.first_seen_at is None:
             connection.execute(_MARK_SEEN, params)
     if not still_running:
+        return None
+    if stored:
+        return Saved(True, save.seq, target.response, now, target.deadline_at)
+    current = connection.execute(_HELD_ANSWER, params).one()  # a newer save got there first
+    return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
+
+
+def autosave_outcome(
+    *,
+    session: Session,
+    save: Autosave,
+    target: AutosaveTarget,
+    written: Saved | None,
+    now: datetime,
+    grace: int,
+) -> Saved:
+    """What the autosave answers once its writes are done (``write_autosave``); an attempt
+    that stopped running in between (finalised, remitted) takes the long way, which says why."""
+    if written is None:
         return autosave_the_long_way(
             session=session, save=save, user_id=target.user_id, now=now, grace=grace
         )
-    if not stored:  # a newer save got there first
-        current = connection.execute(_HELD_ANSWER, params).one()
-        return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
-    return Saved(True, save.seq, target.response, now, target.deadline_at)
+    return written
 
 
 def autosave_the_long_way(

@@ -34,6 +34,18 @@ def urgent(endpoint):
     return endpoint
 
 
+# Where a request finds how to give its slot back before it ends (``leave_admission``).
+_RELEASE = "ccpq.admission.release"
+
+
+def leave_admission(scope: Scope) -> None:
+    """Give the request's slot back now: from here it only waits (for the commit that
+    carries its write, app/group_commit.py) and uses nothing the slots bound."""
+    release = scope.get(_RELEASE)
+    if release is not None:
+        release()
+
+
 def urgent_requests(app: FastAPI) -> Callable[[Scope], bool]:
     """Whether a request goes to an endpoint marked ``urgent`` among the app's routes."""
     marked: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
@@ -124,6 +136,7 @@ class AdmissionMiddleware:
                 release()
             await send(message)
 
+        scope[_RELEASE] = release
         try:
             await self.app(scope, replay, send_and_release)
         finally:

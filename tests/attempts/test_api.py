@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.attempts import service as attempts_service
 from app.attempts.models import Answer, Attempt
@@ -534,6 +534,27 @@ class TestAutosaveBetweenReadAndWrite:
             )
         held = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
         assert by_id(held, "q-choix")["response"] is None
+
+    def test_through_the_api_a_submission_in_between_gets_its_refusal(
+        self, candidate, exam, db, clock, monkeypatch
+    ):
+        attempt = start(candidate, exam)
+        read_then = attempts_service.held_already  # between the save's reads and its writes
+
+        def submitted_meanwhile(**arguments):
+            db.execute(
+                update(Attempt).where(Attempt.id == attempt["id"]).values(status="submitted")
+            )
+            db.commit()
+            return read_then(**arguments)
+
+        monkeypatch.setattr(attempts_service, "held_already", submitted_meanwhile)
+        response = save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        assert response.status_code == 409
+        assert response.json() == {
+            "detail": "Ce questionnaire est déjà remis : les réponses ne changent plus."
+        }
+        assert db.scalar(select(func.count()).select_from(Answer)) == 0
 
     def test_a_newer_save_in_between_is_kept(self, candidate, exam, db, clock):
         attempt = start(candidate, exam)

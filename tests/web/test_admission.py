@@ -6,7 +6,13 @@ import anyio
 import pytest
 
 from app.db import POSTGRES_REQUEST_SLOTS, request_slots
-from app.web.admission import BUFFERED_BODY_BYTES, AdmissionMiddleware, Slots, urgent_requests
+from app.web.admission import (
+    BUFFERED_BODY_BYTES,
+    AdmissionMiddleware,
+    Slots,
+    leave_admission,
+    urgent_requests,
+)
 from tests.support.aio import run
 
 
@@ -181,3 +187,33 @@ def test_the_application_marks_the_answer_saves_urgent():
     assert not is_urgent({"method": "GET", "path": "/tentatives/3/questions/2"})
     assert not is_urgent({"method": "POST", "path": "/api/v1/attempts/3/submit"})
     assert not is_urgent({"method": "POST", "path": "/api/v1/questionnaires/1/attempts"})
+
+
+def test_a_request_that_leaves_admission_lets_the_next_one_in():
+    order: list[str] = []
+    resume = anyio.Event()
+
+    async def app(scope, receive, send) -> None:
+        order.append(f"in {scope['path']}")
+        if scope["path"] == "/waits":
+            leave_admission(scope)
+            leave_admission(scope)  # twice: its slot is given back once
+            await resume.wait()  # e.g. for the commit that carries its write
+        order.append(f"out {scope['path']}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = AdmissionMiddleware(app, slots=1)
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            for path in ("/waits", "/next", "/third"):
+                scope, receive, send, _ = request(path, [b"x"])
+                group.start_soon(gate, scope, receive, send)
+                await anyio.sleep(0)
+            await anyio.sleep(0.05)
+            resume.set()
+
+    run(main)
+    assert order == ["in /waits", "in /next", "out /next", "in /third", "out /third", "out /waits"]
+    assert gate.slots.free == 1
