@@ -17,6 +17,7 @@ server acknowledged must be there (lost=0).
 
 import argparse
 import asyncio
+import fcntl
 import os
 import random
 import secrets
@@ -414,6 +415,14 @@ def main() -> None:
         args.start_over = args.candidates * 60 / 10_000
     tmp = PROJECT_ROOT / "var" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
+    alone = (tmp / "bench.lock").open("ab")  # held until the process ends
+    try:
+        fcntl.flock(alone, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        # Two runs would share the processor and the same database file.
+        sys.exit(
+            f"un autre banc tourne déjà sur cette machine ({tmp / 'bench.lock'}) : attendez sa fin"
+        )
     base = (
         os.environ.get("CCPQ_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
         if args.db == "postgres"
