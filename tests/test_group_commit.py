@@ -61,47 +61,51 @@ def rows(engine, table: str = "t") -> list[int]:
         return connection.execute(text(f"SELECT k FROM {table} ORDER BY k")).scalars().all()
 
 
-def test_writes_that_arrive_during_a_commit_share_the_next_one(sqlite):
-    engine, commits = sqlite
-    gate = threading.Event()
-    seen_after_answer: dict[int, list[int]] = {}
-
-    async def one(k: int, write) -> int:
-        value = await write_in_group(write)
-        seen_after_answer[k] = rows(engine)  # answered only once its write is on disk
-        return value
-
-    async def main():
-        first = asyncio.create_task(one(1, insert(1, gate=gate)))
-        await asyncio.sleep(0.05)  # the writer is busy with the first
-        others = [asyncio.create_task(one(k, insert(k))) for k in range(2, 7)]
-        await asyncio.sleep(0.05)
-        gate.set()
-        return await asyncio.gather(first, *others)
-
-    assert run(main) == [1, 2, 3, 4, 5, 6]
-    assert len(commits) == 2  # the first alone, the five others together
-    assert rows(engine) == [1, 2, 3, 4, 5, 6]
-    for k, seen in seen_after_answer.items():
-        assert k in seen
-
-
-def test_a_write_that_fails_fails_alone(sqlite):
-    engine, commits = sqlite
+def behind_a_busy_writer(writes, *, meanwhile=None) -> list:
+    """What each caller hears when ``writes`` arrive while the writer commits a first
+    write (inserting 1): the first's answer, then theirs in order, errors included.
+    ``meanwhile`` gets their tasks before that first commit ends."""
     gate = threading.Event()
 
     async def main():
         first = asyncio.create_task(write_in_group(insert(1, gate=gate)))
+        await asyncio.sleep(0.05)  # the writer is busy with the first
+        tasks = [asyncio.create_task(write_in_group(write)) for write in writes]
         await asyncio.sleep(0.05)
-        batch = [
-            asyncio.create_task(write_in_group(insert(k)))
-            for k in (2, 1, 3)  # 1 again: its primary key is taken
-        ]
-        await asyncio.sleep(0.05)
+        if meanwhile is not None:
+            meanwhile(tasks)
         gate.set()
-        return await asyncio.gather(first, *batch, return_exceptions=True)
+        return await asyncio.gather(first, *tasks, return_exceptions=True)
 
-    first, two, again, three = run(main)
+    return run(main)
+
+
+def test_writes_that_arrive_during_a_commit_share_the_next_one(sqlite):
+    engine, commits = sqlite
+    assert behind_a_busy_writer([insert(k) for k in range(2, 7)]) == [1, 2, 3, 4, 5, 6]
+    assert len(commits) == 2  # the first alone, the five others together
+    assert rows(engine) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_caller_hears_its_answer_once_its_write_is_on_disk(sqlite):
+    engine, _ = sqlite
+    seen: dict[int, list[int]] = {}
+
+    async def main():
+        async def one(k: int) -> None:
+            await write_in_group(insert(k))
+            seen[k] = rows(engine)  # read by another connection
+
+        await asyncio.gather(*(one(k) for k in range(1, 6)))
+
+    run(main)
+    assert all(k in seen[k] for k in range(1, 6))
+
+
+def test_a_write_that_fails_fails_alone(sqlite):
+    engine, commits = sqlite
+    # 1 again: its primary key is taken.
+    first, two, again, three = behind_a_busy_writer([insert(2), insert(1), insert(3)])
     assert (first, two, three) == (1, 2, 3)
     assert isinstance(again, IntegrityError)
     assert rows(engine) == [1, 2, 3]
@@ -110,23 +114,10 @@ def test_a_write_that_fails_fails_alone(sqlite):
 
 
 def test_a_commit_that_fails_acknowledges_nothing_it_carried(sqlite):
-    engine, commits = sqlite
-    gate = threading.Event()
-
-    async def main():
-        first = asyncio.create_task(write_in_group(insert(1, gate=gate)))
-        await asyncio.sleep(0.05)
-        batch = [
-            asyncio.create_task(write_in_group(insert(10, table="child"))),  # parent 10: none
-            asyncio.create_task(write_in_group(insert(2))),
-        ]
-        await asyncio.sleep(0.05)
-        gate.set()
-        return await asyncio.gather(first, *batch, return_exceptions=True)
-
-    first, orphan, two = run(main)
+    engine, _ = sqlite
+    # A child of 10, which does not exist: its foreign key is checked at the commit.
+    first, orphan, two = behind_a_busy_writer([insert(10, table="child"), insert(2)])
     assert (first, two) == (1, 2)
-    # The foreign key is checked at the commit: the write ran, its commit failed.
     assert isinstance(orphan, IntegrityError)
     assert "FOREIGN KEY" in str(orphan)
     assert rows(engine) == [1, 2]
@@ -135,18 +126,12 @@ def test_a_commit_that_fails_acknowledges_nothing_it_carried(sqlite):
 
 def test_a_caller_that_leaves_leaves_the_others_their_answer(sqlite):
     engine, _ = sqlite
-    gate = threading.Event()
 
-    async def main():
-        first = asyncio.create_task(write_in_group(insert(1, gate=gate)))
-        await asyncio.sleep(0.05)
-        leaving = asyncio.create_task(write_in_group(insert(2)))
-        staying = asyncio.create_task(write_in_group(insert(3)))
-        await asyncio.sleep(0.05)
-        leaving.cancel()  # its client disconnected
-        gate.set()
-        return await asyncio.gather(first, staying)
+    def leave(tasks) -> None:
+        tasks[0].cancel()  # its client disconnected
 
-    assert run(main) == [1, 3]
-    # Its write was already under way: it is committed, only unacknowledged.
+    first, left, three = behind_a_busy_writer([insert(2), insert(3)], meanwhile=leave)
+    assert (first, three) == (1, 3)
+    assert isinstance(left, asyncio.CancelledError)
+    # Its write was already queued: it is committed, only unacknowledged.
     assert rows(engine) == [1, 2, 3]

@@ -124,6 +124,7 @@ def my_questionnaires(session: DbSession, user: Candidate, now: Now):
     ]
 
 
+@reads_then_writes
 async def start_attempt(questionnaire_id: int, request: Request) -> Response:
     # A sitting starts in one burst.
     return await _in_one_hop(_start_attempt, request, questionnaire_id=questionnaire_id)
@@ -141,9 +142,9 @@ def _start_attempt(
             now=now,
             grace=grace,
         )
-    read = views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
-    session.commit()
-    return _json(read)
+    labels = _topic_labels(session, attempt)
+    session.commit()  # on SQLite, the write lock is free again before the view is built
+    return _json(views.attempt_read(attempt, now=now, topic_labels=labels))
 
 
 @api.get("/attempts/{attempt_id}", response_model=AttemptRead, summary="Une tentative")

@@ -25,7 +25,7 @@ from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.banks.models import QuestionVersion
 from app.clock import paris_date, paris_datetime
-from app.db import sqlite_write_lock_first
+from app.db import end_reads, sqlite_write_lock_first
 from app.records import service as records_service
 from app.referential.model import default_referential
 from app.scoring.engine import score_attempt
@@ -205,7 +205,12 @@ def get_questionnaire(*, session: Session, questionnaire_id: int) -> SessionQues
 def start_or_resume(
     *, session: Session, user_id: int, questionnaire_id: int, now: datetime, grace: int
 ) -> Attempt:
-    """The running attempt, or a new one drawn now; refusals say why in French."""
+    """The running attempt, or a new one drawn now; refusals say why in French.
+
+    Reads, then writes (``reads_then_writes``): on SQLite the checks and the draw are
+    done before the write lock is taken, and the writes that follow take it and carry
+    their own condition (an attempt's number is taken once).
+    """
     questionnaire = get_questionnaire(session=session, questionnaire_id=questionnaire_id)
     enrolment = _enrolment(session=session, user_id=user_id, questionnaire=questionnaire)
     # Only a running attempt is loaded whole: at a sitting's start there is none, and
@@ -215,8 +220,10 @@ def start_or_resume(
     ).all()
     for attempt_id, status in previous:
         if status == RUNNING:
-            attempt = load_attempt(session=session, attempt_id=attempt_id)
-            finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
+            end_reads(session)  # it may be finalised here: read again under the write lock
+            with sqlite_write_lock_first():
+                attempt = load_attempt(session=session, attempt_id=attempt_id)
+                finalise_if_expired(session=session, attempt=attempt, now=now, grace=grace)
             if attempt.status == RUNNING:
                 return attempt
     exam = questionnaire.exam_session
@@ -289,14 +296,16 @@ def _new_attempt(
             accommodated_beyond_close=exam.accommodated_beyond_close,
         ),
     }
+    end_reads(session)
     # Two tabs starting at once: the attempt's number is taken once, the other start
     # finds no row back and resumes the winner's attempt (no savepoint to roll back to).
-    attempt = session.scalars(
-        _INSERT_ON[session.get_bind().dialect.name](Attempt)
-        .on_conflict_do_nothing(index_elements=_ATTEMPT_NUMBER)
-        .returning(Attempt),
-        [values],
-    ).one_or_none()
+    with sqlite_write_lock_first():
+        attempt = session.scalars(
+            _INSERT_ON[session.get_bind().dialect.name](Attempt)
+            .on_conflict_do_nothing(index_elements=_ATTEMPT_NUMBER)
+            .returning(Attempt),
+            [values],
+        ).one_or_none()
     if attempt is None:
         return None
     # One multi-row INSERT that gives the items back (ORM bulk insert, RETURNING).
