@@ -161,7 +161,8 @@ async def save_answer(attempt_id: int, question_id: str, request: Request) -> Re
     )
     if isinstance(answer, Response):
         return answer
-    # On SQLite the write waits for the process's next group commit, holding no slot.
+    # On SQLite the write waits for the process's next group commit, holding no slot; the
+    # long way after it (the attempt stopped running meanwhile: rare) goes on without one.
     leave_admission(request.scope)
     written = await write_in_group(
         partial(

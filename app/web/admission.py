@@ -39,8 +39,8 @@ _RELEASE = "ccpq.admission.release"
 
 
 def leave_admission(scope: Scope) -> None:
-    """Give the request's slot back now: from here it only waits (for the commit that
-    carries its write, app/group_commit.py) and uses nothing the slots bound."""
+    """Give the request's slot back now, for the time it waits on something the slots do
+    not bound (the commit that carries its write, app/group_commit.py)."""
     release = scope.get(_RELEASE)
     if release is not None:
         release()
