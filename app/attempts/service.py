@@ -597,9 +597,11 @@ def autosave(
         return held
     with sqlite_write_lock_first():  # on SQLite, the writes' transaction waits its turn
         written = write_autosave(session.connection(), save=save, target=target, now=now)
-    return autosave_outcome(
-        session=session, save=save, target=target, written=written, now=now, grace=grace
-    )
+    if written is None:  # it stopped running in between (finalised, remitted): say why
+        return autosave_the_long_way(
+            session=session, save=save, user_id=target.user_id, now=now, grace=grace
+        )
+    return written
 
 
 def held_already(*, save: Autosave, target: AutosaveTarget) -> Saved | None:
@@ -613,7 +615,7 @@ def write_autosave(
     connection: Connection, *, save: Autosave, target: AutosaveTarget, now: datetime
 ) -> Saved | None:
     """The autosave's conditional writes on ``connection``, not committed: what it will
-    answer, or None when the attempt no longer runs (``autosave_outcome``)."""
+    answer, or None when the attempt no longer runs (then ``autosave_the_long_way``)."""
     params = {
         "attempt": save.attempt_id,
         "item_id": target.item_id,
@@ -639,24 +641,6 @@ def write_autosave(
         return Saved(True, save.seq, target.response, now, target.deadline_at)
     current = connection.execute(_HELD_ANSWER, params).one()  # a newer save got there first
     return Saved(False, current.seq, current.response, current.saved_at, target.deadline_at)
-
-
-def autosave_outcome(
-    *,
-    session: Session,
-    save: Autosave,
-    target: AutosaveTarget,
-    written: Saved | None,
-    now: datetime,
-    grace: int,
-) -> Saved:
-    """What the autosave answers once its writes are done (``write_autosave``); an attempt
-    that stopped running in between (finalised, remitted) takes the long way, which says why."""
-    if written is None:
-        return autosave_the_long_way(
-            session=session, save=save, user_id=target.user_id, now=now, grace=grace
-        )
-    return written
 
 
 def autosave_the_long_way(
