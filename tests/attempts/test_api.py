@@ -3,13 +3,15 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 
 from app.attempts import service as attempts_service
-from app.attempts.models import Answer, Attempt
+from app.attempts.draw import DrawnItem
+from app.attempts.models import Answer, Attempt, AttemptItem
 from app.audit.models import AuditEntry
 from app.auth.models import UserAccount, UserSession
 from app.auth.service import token_digest
+from app.banks.models import QuestionVersion
 from app.db import utcnow
 from app.sessions import service as sessions_service
 from app.sessions.models import Enrolment
@@ -74,6 +76,52 @@ class TestStart:
         shown = next(q for q in attempt["questions"] if q["question_id"] == "q-multiple")
         assert choice.option_order == [o["id"] for o in shown["options"]]
         assert sorted(choice.option_order) == ["a", "b", "c"]
+
+    def test_a_new_attempt_stores_its_draw_as_drawn(self, exam, db, clock, monkeypatch):
+        """The drawn items go in as one JSON parameter; what is stored, and the loaded
+        objects the start answers with, are exactly the draw (no options: NULL)."""
+        drawn = [
+            DrawnItem("q-multiple", ("c", "a", "b")),
+            DrawnItem("q-nombre", None),
+            DrawnItem("q-vrai-faux", ("true", "false")),
+        ]
+        monkeypatch.setattr(attempts_service, "draw", lambda **_: drawn)
+        questionnaire = attempts_service.get_questionnaire(
+            session=db, questionnaire_id=exam.questionnaire_id
+        )
+        attempt = attempts_service._new_attempt(
+            session=db,
+            questionnaire=questionnaire,
+            enrolment=db.get(Enrolment, exam.enrolment_id),
+            number=1,
+            now=clock.now,
+        )
+        db.commit()
+        expected = [
+            (1, "q-multiple", ["c", "a", "b"], False, False, None),
+            (2, "q-nombre", None, False, False, None),
+            (3, "q-vrai-faux", ["true", "false"], False, False, None),
+        ]
+        columns = ("position", "question_id", "option_order", "flagged", "seen", "first_seen_at")
+        assert [tuple(getattr(i, c) for c in columns) for i in attempt.items] == expected
+        stored = db.execute(
+            select(AttemptItem.id, *(getattr(AttemptItem, c) for c in columns))
+            .where(AttemptItem.attempt_id == attempt.id)
+            .order_by(AttemptItem.position)
+        ).all()
+        assert [tuple(row[1:]) for row in stored] == expected
+        assert [i.id for i in attempt.items] == [row.id for row in stored]
+        assert all(inspect(i).persistent for i in attempt.items)
+        versions = db.execute(
+            select(QuestionVersion.question_id, QuestionVersion.bank_version_id)
+            .join(AttemptItem, AttemptItem.question_version_id == QuestionVersion.id)
+            .where(AttemptItem.attempt_id == attempt.id)
+            .order_by(AttemptItem.position)
+        ).all()
+        assert [tuple(v) for v in versions] == [
+            (question_id, questionnaire.bank_version_id)
+            for question_id in ("q-multiple", "q-nombre", "q-vrai-faux")
+        ]
 
     def test_one_attempt_only(self, candidate, exam):
         attempt = start(candidate, exam)
