@@ -64,21 +64,31 @@ def refusals():
 
 
 async def _in_one_hop(
-    handler, request: Request, *, body: type[BaseModel] | None = None, **arguments
+    handler,
+    request: Request,
+    *,
+    body: type[BaseModel] | None = None,
+    reads_only_on_sqlite: bool = False,
+    **arguments,
 ):
     """A sitting's hot endpoint (a ``DirectRoute``, app/web/direct.py): the clock, the
     settings, the session and the CSRF check every route makes, then ``handler`` (who
     calls, the reads, the writes, the commit) in one thread hop, with ``body`` read as
-    that model if given. Each hop costs more than the statements of a save."""
+    that model if given. Each hop costs more than the statements of a save.
+
+    A handler that ``reads_only_on_sqlite`` runs on the event loop there, with no hop:
+    SQLite reads in the process, and a WAL read waits for no lock.
+    """
     now = await resolved(request, get_now)
     grace = (await resolved(request, app_settings)).deadline_grace_seconds
     async with request_session(request) as session:
         await csrf_protect(request, session)
         if body is not None:
             arguments["body"] = await json_body(request, body)
-        return await run_in_threadpool(
-            handler, request=request, session=session, now=now, grace=grace, **arguments
-        )
+        call = partial(handler, request=request, session=session, now=now, grace=grace)
+        if reads_only_on_sqlite and session.get_bind().dialect.name == "sqlite":
+            return call(**arguments)
+        return await run_in_threadpool(call, **arguments)
 
 
 def _json(model: BaseModel) -> Response:
@@ -157,20 +167,29 @@ def get_attempt(attempt: OwnAttempt, session: DbSession, now: Now):
 async def save_answer(attempt_id: int, question_id: str, request: Request) -> Response:
     # The request a sitting sends most.
     answer = await _in_one_hop(
-        _save_answer, request, body=AnswerSave, attempt_id=attempt_id, question_id=question_id
+        _save_answer,
+        request,
+        body=AnswerSave,
+        reads_only_on_sqlite=True,
+        attempt_id=attempt_id,
+        question_id=question_id,
     )
     if isinstance(answer, Response):
         return answer
-    # On SQLite the write waits for the process's next group commit, holding no slot; the
-    # long way after it (the attempt stopped running meanwhile: rare) goes on without one.
-    leave_admission(request.scope)
-    written = await write_in_group(
-        partial(
-            attempts_service.write_autosave, save=answer.save, target=answer.target, now=answer.now
+    if answer.target is not None:
+        # The write waits for the process's next group commit, holding no slot; the long
+        # way after it (the attempt stopped running meanwhile: rare) goes on without one.
+        leave_admission(request.scope)
+        written = await write_in_group(
+            partial(
+                attempts_service.write_autosave,
+                save=answer.save,
+                target=answer.target,
+                now=answer.now,
+            )
         )
-    )
-    if written is not None:
-        return _saved(answer.save, written, now=answer.now)
+        if written is not None:
+            return _saved(answer.save, written, now=answer.now)
     return await _in_one_hop(_save_the_long_way, request, pending=answer)
 
 
@@ -207,10 +226,13 @@ HOT_ROUTES = [
 
 @dataclass(frozen=True)
 class _PendingSave:
-    """A save read and checked, whose writes go to the group commit (SQLite)."""
+    """A save read and checked on SQLite, whose writes are still to do: through the group
+    commit, or the long way when there is no ``target`` (a refusal to tell in French, or
+    an attempt to finalise)."""
 
     save: attempts_service.Autosave
-    target: attempts_service.AutosaveTarget
+    user_id: int
+    target: attempts_service.AutosaveTarget | None
     now: datetime
 
 
@@ -224,6 +246,7 @@ def _save_answer(
     now: datetime,
     grace: int,
 ) -> Response | _PendingSave:
+    """The save, or on SQLite its reads only (on the event loop, see ``_in_one_hop``)."""
     statements_alone(session)
     save = attempts_service.Autosave(
         attempt_id=attempt_id,
@@ -232,25 +255,28 @@ def _save_answer(
         value=body.value,
         seq=body.seq,
     )
+    on_sqlite = session.get_bind().dialect.name == "sqlite"
 
     def saved() -> attempts_service.Saved | _PendingSave:
         target = attempts_service.autosave_target(
             session=session, save=save, caller_token=caller_token(request), now=now, grace=grace
         )
+        # Who calls tells why there is no target: a refusal, or the long way for their own.
+        user_id = (
+            target.user_id
+            if target is not None
+            else authorised_account_id(request, session, CANDIDATES)
+        )
         end_reads(session)
-        if target is None:  # who calls tells why: a refusal, or the long way for their own
-            return attempts_service.autosave_the_long_way(
-                session=session,
-                save=save,
-                user_id=authorised_account_id(request, session, CANDIDATES),
-                now=now,
-                grace=grace,
-            )
-        held = attempts_service.held_already(save=save, target=target)
+        held = None if target is None else attempts_service.held_already(save=save, target=target)
         if held is not None:
             return held
-        if session.get_bind().dialect.name == "sqlite":
-            return _PendingSave(save, target, now)
+        if on_sqlite:
+            return _PendingSave(save, user_id, target, now)
+        if target is None:
+            return attempts_service.autosave_the_long_way(
+                session=session, save=save, user_id=user_id, now=now, grace=grace
+            )
         return attempts_service.autosave(
             session=session, save=save, target=target, now=now, grace=grace
         )
@@ -261,12 +287,12 @@ def _save_answer(
 def _save_the_long_way(
     *, request: Request, session: Session, pending: _PendingSave, now: datetime, grace: int
 ) -> Response:
-    """The attempt stopped running between the save's read and its write: why, in French."""
+    """What the group commit could not write, or a save without target: why, in French."""
     long_way = partial(
         attempts_service.autosave_the_long_way,
         session=session,
         save=pending.save,
-        user_id=pending.target.user_id,
+        user_id=pending.user_id,
         now=pending.now,
         grace=grace,
     )

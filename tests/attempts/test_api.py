@@ -5,6 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, inspect, select, update
 
+import app.db
+from app import group_commit
+from app.attempts import router as attempts_router
 from app.attempts import service as attempts_service
 from app.attempts.draw import DrawnItem
 from app.attempts.models import Answer, Attempt, AttemptItem
@@ -612,3 +615,41 @@ class TestAutosaveBetweenReadAndWrite:
             session=db, save=save_call, target=target, now=clock.now, grace=GRACE
         )
         assert (saved.stored, saved.seq, saved.response) == (False, 2, {"selected": ["b"]})
+
+
+class TestThreadHops:
+    """A hop to the thread pool costs a save more than its statements: they are counted."""
+
+    @pytest.fixture
+    def hops(self, monkeypatch) -> list[str]:
+        names: list[str] = []
+        for module in (attempts_router, group_commit, app.db):
+            real = module.run_in_threadpool
+
+            async def counted(function, *args, real=real, **kwargs):
+                names.append(getattr(function, "func", function).__name__)
+                return await real(function, *args, **kwargs)
+
+            monkeypatch.setattr(module, "run_in_threadpool", counted)
+        return names
+
+    def test_a_save_reads_on_the_event_loop_on_sqlite(self, candidate, exam, db, hops):
+        attempt = start(candidate, exam)
+        hops.clear()
+        assert save(candidate, attempt["id"], "q-choix", 1, selected=["a"]).json()["stored"]
+        # SQLite: only the write hops, in its group commit; elsewhere, one hop for all.
+        on_sqlite = db.get_bind().dialect.name == "sqlite"
+        assert hops == (["commit_together"] if on_sqlite else ["_save_answer"])
+
+    def test_a_save_too_late_finalises_in_a_thread(self, candidate, exam, db, clock, hops):
+        attempt = start(candidate, exam)
+        clock.advance(minutes=20, seconds=GRACE + 1)
+        hops.clear()
+        response = save(candidate, attempt["id"], "q-choix", 1, selected=["a"])
+        assert (response.status_code, response.json()) == (
+            409,
+            {"detail": attempts_service.DEADLINE_PASSED},
+        )
+        on_sqlite = db.get_bind().dialect.name == "sqlite"
+        assert hops == (["_save_the_long_way"] if on_sqlite else ["_save_answer"])
+        assert db.scalar(select(Attempt.status).where(Attempt.id == attempt["id"])) == "expired"
