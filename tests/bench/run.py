@@ -283,8 +283,10 @@ async def run_candidates(args, server: Server, questionnaire_id: int, tokens: li
         cpu_before = server.cpu_seconds()
         capacity = await saturate_saves(args, http, attempts, headers, acknowledged)
         capacity.cpu_seconds = server.cpu_seconds() - cpu_before
+        submits.started = time.perf_counter()
         submit_now.set()
         await candidates
+        submits.ended = time.perf_counter()
     return starts, saves, capacity, submits, acknowledged
 
 
@@ -460,7 +462,10 @@ def main() -> None:
         f"{capacity.rate():.0f} enregistrements/s (p99 {capacity.pct(99):.1f} ms), "
         f"référence {baseline.rate():.0f} upserts/s (p99 {baseline.pct(99):.1f} ms) ; "
         f"temps processeur du serveur par requête : {capacity.cpu_ms():.2f} ms "
-        f"(référence {baseline.cpu_ms():.2f} ms)"
+        f"(référence {baseline.cpu_ms():.2f} ms) ; remises : {submits.rate():.0f}/s "
+        f"(p99 {submits.pct(99):.1f} ms) ; erreurs : démarrages {starts.errors}, "
+        f"enregistrements au rythme {saves.errors}, à pleine charge {capacity.errors}, "
+        f"remises {submits.errors}"
     )
     print(
         f"bench db={args.db} candidates={args.candidates} "
