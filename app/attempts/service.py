@@ -292,32 +292,28 @@ _recordset = (
     .render_derived(name="drawn", with_types=True)
 )
 _each = func.json_each(_drawn).table_valued("value")
-_DRAWN_ROWS = {
-    "postgresql": select(*(_recordset.c[name] for name in _DRAWN_FIELDS)),
-    "sqlite": select(
-        *(func.json_extract(_each.c.value, f"$.{name}") for name in _DRAWN_FIELDS)
-    ).select_from(_each),
+_DRAWN_COLUMNS = {
+    "postgresql": [_recordset.c[name] for name in _DRAWN_FIELDS],
+    "sqlite": [func.json_extract(_each.c.value, f"$.{name}") for name in _DRAWN_FIELDS],
 }
 
 
-def _insert_drawn(rows: Select) -> Select:
-    """Attempt ``:attempt_id``'s drawn items, read by ``rows`` from ``:drawn``, inserted and
-    loaded as ORM objects."""
+def _insert_drawn(columns: list) -> Select:
+    """Attempt ``:attempt_id``'s drawn items, read by ``columns`` from ``:drawn``, inserted
+    and loaded as ORM objects."""
     items = AttemptItem.__table__
     inserted = (
         insert(items)
         .from_select(
             ["attempt_id", *_DRAWN_FIELDS, "flagged", "seen"],
-            rows.with_only_columns(
-                bindparam("attempt_id", type_=Integer), *rows.selected_columns, false(), false()
-            ),
+            select(bindparam("attempt_id", type_=Integer), *columns, false(), false()),
         )
         .returning(*items.c)
     )
     return select(AttemptItem).from_statement(inserted)
 
 
-_INSERT_DRAWN = {dialect: _insert_drawn(rows) for dialect, rows in _DRAWN_ROWS.items()}
+_INSERT_DRAWN = {dialect: _insert_drawn(columns) for dialect, columns in _DRAWN_COLUMNS.items()}
 
 
 def _new_attempt(
@@ -359,11 +355,12 @@ def _new_attempt(
         ),
     }
     end_reads(session)
+    dialect = session.get_bind().dialect.name
     # Two tabs starting at once: the attempt's number is taken once, the other start
     # finds no row back and resumes the winner's attempt (no savepoint to roll back to).
     with sqlite_write_lock_first():
         attempt = session.scalars(
-            _INSERT_ON[session.get_bind().dialect.name](Attempt)
+            _INSERT_ON[dialect](Attempt)
             .on_conflict_do_nothing(index_elements=_ATTEMPT_NUMBER)
             .returning(Attempt),
             [values],
@@ -380,7 +377,7 @@ def _new_attempt(
         for position, item in enumerate(drawn, start=1)
     ]
     items = session.scalars(
-        _INSERT_DRAWN[session.get_bind().dialect.name],
+        _INSERT_DRAWN[dialect],
         {"attempt_id": attempt.id, "drawn": json.dumps(rows)},
     ).all()
     items.sort(key=lambda item: item.position)
