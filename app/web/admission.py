@@ -117,7 +117,7 @@ class AdmissionMiddleware:
         replay, whole = await _buffered_body(receive)
         slots = self.slots
         waited = await slots.acquire(urgent=self.urgent(scope))
-        if waited and whole and await _client_left(receive):
+        if waited and whole and _client_left(receive):
             # Gave up while waiting (an overloaded server): its work would be thrown away.
             slots.release()
             return
@@ -166,8 +166,18 @@ async def _buffered_body(receive: Receive) -> tuple[Receive, bool]:
     return replay, whole
 
 
-async def _client_left(receive: Receive) -> bool:
-    """Whether the client has already disconnected, without waiting for it to."""
-    with anyio.move_on_after(0):
-        return (await receive())["type"] == "http.disconnect"
+def _client_left(receive: Receive) -> bool:
+    """Whether the client has already disconnected, without waiting for it to.
+
+    ``receive`` is run up to its first wait and no further: a server that knows of a
+    disconnection answers at once. A cancel scope (``anyio.move_on_after(0)``) did the
+    same for about a tenth of a save's processor time more (measured in process), paid by
+    every request that waited for its slot: at full load, nearly all of them.
+    """
+    poll = receive()
+    try:
+        poll.send(None)
+    except StopIteration as answered:
+        return answered.value["type"] == "http.disconnect"
+    poll.close()  # it waits for the client: nothing was taken from the connection
     return False
