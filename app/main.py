@@ -16,7 +16,7 @@ from app.auth.dependencies import csrf_protect
 from app.banks import authoring as authoring_router
 from app.banks import router as banks_router
 from app.config import get_settings
-from app.db import request_slots
+from app.db import close_loop_engines, request_slots
 from app.dependencies import DbSession
 from app.gdpr import router as gdpr_router
 from app.home import router as home_router
@@ -41,8 +41,11 @@ async def serving_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # worker: the collector need not scan it again. Measured: full collections otherwise
     # cost a start of a sitting's burst about a third of its CPU.
     gc.freeze()
-    async with sweeper_lifespan(app):
-        yield
+    try:
+        async with sweeper_lifespan(app):
+            yield
+    finally:
+        await close_loop_engines()
 
 
 def create_app(*, sweeper: bool = True) -> FastAPI:

@@ -26,14 +26,22 @@ from app.attempts.timing import remaining_seconds
 from app.auth.dependencies import (
     authorised_account_id,
     caller_token,
+    csrf_needs_the_caller,
     csrf_protect,
     require_roles,
+    resolve_auth,
 )
 from app.auth.models import UserAccount
 from app.auth.roles import Role
 from app.banks import service as banks_service
 from app.clock import paris_time
-from app.db import end_reads, reads_then_writes, request_session, statements_alone
+from app.db import (
+    end_reads,
+    loop_session,
+    reads_then_writes,
+    request_session,
+    statements_alone,
+)
 from app.dependencies import AppSettings, DbSession, Now, app_settings, get_now
 from app.group_commit import write_in_group
 from app.web.admission import leave_admission, urgent
@@ -68,7 +76,7 @@ async def _in_one_hop(
     request: Request,
     *,
     body: type[BaseModel] | None = None,
-    reads_only_on_sqlite: bool = False,
+    on_the_loop: bool = False,
     **arguments,
 ):
     """A sitting's hot endpoint (a ``DirectRoute``, app/web/direct.py): the clock, the
@@ -76,19 +84,39 @@ async def _in_one_hop(
     calls, the reads, the writes, the commit) in one thread hop, with ``body`` read as
     that model if given. Each hop costs more than the statements of a save.
 
-    A handler that ``reads_only_on_sqlite`` runs on the event loop there, with no hop:
-    SQLite reads in the process, and a WAL read waits for no lock.
+    A handler ``on_the_loop`` takes no hop: on PostgreSQL it runs whole on the event loop
+    through the asyncio driver (``loop_session``); on SQLite, where it must only read, it
+    runs there as it is (SQLite reads in the process, and a WAL read waits for no lock).
     """
     now = await resolved(request, get_now)
     grace = (await resolved(request, app_settings)).deadline_grace_seconds
+    if on_the_loop:
+        async with loop_session() as session:
+            if session is not None:
+                if csrf_needs_the_caller(request):
+                    await session.run_sync(lambda sync_session: resolve_auth(request, sync_session))
+                await _checked(request, None, body, arguments)
+                return await session.run_sync(
+                    lambda sync_session: handler(
+                        request=request, session=sync_session, now=now, grace=grace, **arguments
+                    )
+                )
     async with request_session(request) as session:
-        await csrf_protect(request, session)
-        if body is not None:
-            arguments["body"] = await json_body(request, body)
+        await _checked(request, session, body, arguments)
         call = partial(handler, request=request, session=session, now=now, grace=grace)
-        if reads_only_on_sqlite and session.get_bind().dialect.name == "sqlite":
+        if on_the_loop and session.get_bind().dialect.name == "sqlite":
             return call(**arguments)
         return await run_in_threadpool(call, **arguments)
+
+
+async def _checked(
+    request: Request, session: Session | None, body: type[BaseModel] | None, arguments: dict
+) -> None:
+    """The CSRF check (who calls is known already without ``session``), then ``body`` read
+    into ``arguments``."""
+    await csrf_protect(request, session)
+    if body is not None:
+        arguments["body"] = await json_body(request, body)
 
 
 def _json(model: BaseModel) -> Response:
@@ -170,7 +198,7 @@ async def save_answer(attempt_id: int, question_id: str, request: Request) -> Re
         _save_answer,
         request,
         body=AnswerSave,
-        reads_only_on_sqlite=True,
+        on_the_loop=True,
         attempt_id=attempt_id,
         question_id=question_id,
     )

@@ -103,9 +103,11 @@ async def csrf_protect(request: Request, session: DbSession) -> None:
     and CORS is not enabled). Only the cookie case needs the session: API calls pay no
     lookup here.
     """
-    if request.method in SAFE_METHODS or _bearer_token(request) is not None:
+    if not csrf_needs_the_caller(request):
         return
-    auth = await run_in_threadpool(resolve_auth, request, session)
+    auth = getattr(request.state, "auth", None) or await run_in_threadpool(
+        resolve_auth, request, session
+    )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if auth.via is None and content_type == "application/json":
         return
@@ -120,6 +122,12 @@ async def csrf_protect(request: Request, session: DbSession) -> None:
         supplied = value if isinstance(value, str) else None
     if not expected or not supplied or not hmac.compare_digest(expected, supplied):
         raise CSRFError()
+
+
+def csrf_needs_the_caller(request: Request) -> bool:
+    """Whether ``csrf_protect`` must know who calls (``resolve_auth``): a request that
+    changes state and carries no bearer token. A caller resolved beforehand is used as is."""
+    return request.method not in SAFE_METHODS and _bearer_token(request) is None
 
 
 def new_anonymous_csrf_token() -> str:

@@ -5,9 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, inspect, select, update
 
-import app.db
-from app import group_commit
-from app.attempts import router as attempts_router
 from app.attempts import service as attempts_service
 from app.attempts.draw import DrawnItem
 from app.attempts.models import Answer, Attempt, AttemptItem
@@ -19,6 +16,7 @@ from app.db import utcnow
 from app.sessions import service as sessions_service
 from app.sessions.models import Enrolment
 from tests.exam_fixtures import CLOSES, login
+from tests.support.hops import count_hops
 
 GRACE = 10  # the default CCPQ_DEADLINE_GRACE_SECONDS
 
@@ -622,16 +620,7 @@ class TestThreadHops:
 
     @pytest.fixture
     def hops(self, monkeypatch) -> list[str]:
-        names: list[str] = []
-        for module in (attempts_router, group_commit, app.db):
-            real = module.run_in_threadpool
-
-            async def counted(function, *args, real=real, **kwargs):
-                names.append(getattr(function, "func", function).__name__)
-                return await real(function, *args, **kwargs)
-
-            monkeypatch.setattr(module, "run_in_threadpool", counted)
-        return names
+        return count_hops(monkeypatch)
 
     def test_a_save_reads_on_the_event_loop_on_sqlite(self, candidate, exam, db, hops):
         attempt = start(candidate, exam)
