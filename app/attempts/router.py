@@ -81,8 +81,8 @@ async def _in_one_hop(
 ):
     """A sitting's hot endpoint (a ``DirectRoute``, app/web/direct.py): the clock, the
     settings, the session and the CSRF check every route makes, then ``handler`` (who
-    calls, the reads, the writes, the commit) in one thread hop, with ``body`` read as
-    that model if given. Each hop costs more than the statements of a save.
+    calls, the reads, the writes, the commit) in one thread hop at most, with ``body`` read
+    as that model if given. Each hop costs more than the statements of a save.
 
     A handler ``on_the_loop`` takes no hop: on PostgreSQL it runs whole on the event loop
     through the asyncio driver (``loop_session``); on SQLite, where it must only read, it

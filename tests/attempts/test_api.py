@@ -626,7 +626,9 @@ class TestThreadHops:
         attempt = start(candidate, exam)
         hops.clear()
         assert save(candidate, attempt["id"], "q-choix", 1, selected=["a"]).json()["stored"]
-        # SQLite: only the write hops, in its group commit; elsewhere, one hop for all.
+        # SQLite: only the write hops, in its group commit; elsewhere, one hop for all (a
+        # session bound to the suite's transaction: a served worker's takes none, see
+        # test_loop_session.py).
         on_sqlite = db.get_bind().dialect.name == "sqlite"
         assert hops == (["commit_together"] if on_sqlite else ["_save_answer"])
 
