@@ -90,6 +90,7 @@ async def _in_one_hop(
     """
     now = await resolved(request, get_now)
     grace = (await resolved(request, app_settings)).deadline_grace_seconds
+    call = partial(handler, request=request, now=now, grace=grace)
     if on_the_loop:
         async with loop_session() as session:
             if session is not None:
@@ -97,16 +98,13 @@ async def _in_one_hop(
                     await session.run_sync(lambda sync_session: resolve_auth(request, sync_session))
                 await _checked(request, None, body, arguments)
                 return await session.run_sync(
-                    lambda sync_session: handler(
-                        request=request, session=sync_session, now=now, grace=grace, **arguments
-                    )
+                    lambda sync_session: call(session=sync_session, **arguments)
                 )
     async with request_session(request) as session:
         await _checked(request, session, body, arguments)
-        call = partial(handler, request=request, session=session, now=now, grace=grace)
         if on_the_loop and session.get_bind().dialect.name == "sqlite":
-            return call(**arguments)
-        return await run_in_threadpool(call, **arguments)
+            return call(session=session, **arguments)
+        return await run_in_threadpool(call, session=session, **arguments)
 
 
 async def _checked(
