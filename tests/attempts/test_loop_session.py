@@ -84,9 +84,8 @@ def test_saves_on_a_database_of_their_own(tmp_path, monkeypatch):
                 if first["options"] is None
                 else {"seq": 1, "selected": [first["options"][0]["id"]]}
             )
-            cookies = {SESSION_COOKIE: tokens[1]}
             hops.clear()
-            client.cookies.update(cookies)
+            client.cookies.set(SESSION_COOKIE, tokens[1])
             reply = await client.put(browser_path, json=body)
             seen["cookie without token"] = (reply.status_code, reply.json(), list(hops))
             hops.clear()
@@ -123,10 +122,10 @@ def test_saves_on_a_database_of_their_own(tmp_path, monkeypatch):
     }
     with engine.connect() as connection:
         held = connection.execute(
-            select(Attempt.status, AttemptItem.question_id, Answer.seq, Answer.response)
+            select(Attempt.status, Answer.seq)
             .join(AttemptItem, AttemptItem.attempt_id == Attempt.id)
             .join(Answer, Answer.attempt_item_id == AttemptItem.id)
             .order_by(Attempt.id)
         ).all()
-    assert [(status, seq) for status, _, seq, _ in held] == [("expired", 1), ("running", 1)]
+    assert [tuple(row) for row in held] == [("expired", 1), ("running", 1)]
     engine.dispose()
