@@ -84,7 +84,7 @@ def create_app(*, sweeper: bool = True) -> FastAPI:
             app.include_router(module.api)
         app.include_router(module.router)
 
-    app.router.routes[:0] = attempts_router.HOT_ROUTES  # the save and the start, first of all
+    app.router.routes[:0] = attempts_router.HOT_ROUTES  # a sitting's hot paths, first of all
     if settings.bench_baseline:
         from app.web.baseline import ROUTES
 

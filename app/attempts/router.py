@@ -40,6 +40,7 @@ from app.db import (
     loop_session,
     reads_then_writes,
     request_session,
+    sqlite_write_lock_first,
     statements_alone,
 )
 from app.dependencies import AppSettings, DbSession, Now, app_settings, get_now
@@ -219,13 +220,35 @@ async def save_answer(attempt_id: int, question_id: str, request: Request) -> Re
     return await _in_one_hop(_save_the_long_way, request, pending=answer)
 
 
+@reads_then_writes
+async def submit_attempt(attempt_id: int, request: Request) -> Response:
+    # A sitting ends at one deadline, and everyone submits at once.
+    return await _in_one_hop(_submit_attempt, request, attempt_id=attempt_id)
+
+
+def _submit_attempt(
+    *, request: Request, session: Session, attempt_id: int, now: datetime, grace: int
+) -> Response:
+    user_id = authorised_account_id(request, session, CANDIDATES)
+    with refusals():
+        attempt = attempts_service.load_attempt(
+            session=session, attempt_id=attempt_id, user_id=user_id
+        )
+    labels = _topic_labels(session, attempt)
+    end_reads(session)  # on SQLite, the write lock is held for the scoring's writes alone
+    with sqlite_write_lock_first():
+        attempts_service.submit(session=session, attempt=attempt, now=now, grace=grace)
+    session.commit()
+    return _json(views.attempt_read(attempt, now=now, topic_labels=labels))
+
+
 def _hot_route(method: str, path: str, endpoint, **options) -> DirectRoute:
     """A route of the candidates' API, served ahead of the app's other routes (create_app),
     not through the included routers, and with no dependency resolved (app/web/direct.py)."""
     return DirectRoute(api.prefix + path, endpoint, methods=[method], tags=api.tags, **options)
 
 
-# A sitting's two hot paths.
+# A sitting's hot paths: its start, its saves and its end.
 HOT_ROUTES = [
     _hot_route(
         "PUT",
@@ -246,6 +269,13 @@ HOT_ROUTES = [
         start_attempt,
         response_model=AttemptRead,
         summary="Commencer le questionnaire, ou reprendre la tentative en cours",
+    ),
+    _hot_route(
+        "POST",
+        "/attempts/{attempt_id}/submit",
+        submit_attempt,
+        response_model=AttemptRead,
+        summary="Remettre",
     ),
 ]
 
@@ -353,14 +383,6 @@ def _saved(
             remaining_seconds=remaining_seconds(deadline_at=saved.deadline_at, now=now),
         )
     )
-
-
-@api.post("/attempts/{attempt_id}/submit", response_model=AttemptRead, summary="Remettre")
-def submit_attempt(attempt: OwnAttempt, session: DbSession, now: Now, settings: AppSettings):
-    attempts_service.submit(
-        session=session, attempt=attempt, now=now, grace=settings.deadline_grace_seconds
-    )
-    return views.attempt_read(attempt, now=now, topic_labels=_topic_labels(session, attempt))
 
 
 # --------------------------------------------------------------------------- pages

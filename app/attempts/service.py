@@ -68,12 +68,42 @@ DEADLINE_PASSED = (
 
 
 def _attempt_query():
+    # The items' question versions are not read here: see _with_questions.
     return select(Attempt).options(
         joinedload(Attempt.session_questionnaire).joinedload(SessionQuestionnaire.exam_session),
         joinedload(Attempt.enrolment).joinedload(Enrolment.user),
-        selectinload(Attempt.items).joinedload(AttemptItem.question_version),
         selectinload(Attempt.items).joinedload(AttemptItem.answer),
     )
+
+
+def _with_questions(session: Session, attempts: list[Attempt]) -> list[Attempt]:
+    """Give each item its question version from the bank version's catalogue.
+
+    A bank version never changes, and the catalogue holds its questions decoded once per
+    process: reading and decoding forty of them again cost every page and every submit
+    more than the rest of the attempt's load.
+    """
+    strays: list[AttemptItem] = []
+    for attempt in attempts:
+        questions = banks_service.catalogue(
+            session=session, version_id=attempt.session_questionnaire.bank_version_id
+        ).questions
+        for item in attempt.items:
+            version = questions.get(item.question_id)
+            if version is None or version.id != item.question_version_id:
+                strays.append(item)  # not from that version: read it as it is
+            else:
+                set_committed_value(item, "question_version", version)
+    if strays:
+        versions = session.scalars(
+            select(QuestionVersion).where(
+                QuestionVersion.id.in_({item.question_version_id for item in strays})
+            )
+        )
+        by_id = {version.id: version for version in versions}
+        for item in strays:
+            set_committed_value(item, "question_version", by_id[item.question_version_id])
+    return attempts
 
 
 def load_attempt(*, session: Session, attempt_id: int, user_id: int | None = None) -> Attempt:
@@ -84,7 +114,7 @@ def load_attempt(*, session: Session, attempt_id: int, user_id: int | None = Non
     attempt = session.scalars(query).unique().one_or_none()
     if attempt is None:
         raise AttemptNotFound()
-    return attempt
+    return _with_questions(session, [attempt])[0]
 
 
 def threshold_for(theme: str) -> Decimal:
@@ -127,18 +157,13 @@ def rescore(*, session: Session, attempt: Attempt) -> None:
 
 
 def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: datetime) -> None:
-    """Close the attempt with what was saved, score it, record it."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Lock the row (an autosave in flight holds it until it commits), then score the
-        # answers as they are now. SQLite needs none of this: its writers take turns.
-        session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
-        session.scalars(
-            _attempt_query()
-            .where(Attempt.id == attempt.id)
-            .execution_options(populate_existing=True)
-        ).unique().one()
-        if attempt.status != RUNNING:  # finalised meanwhile by another request
-            return
+    """Close the attempt with what was saved, score it, record it.
+
+    On SQLite the caller holds the write lock (its writers take turns).
+    """
+    _as_it_is_now(session, attempt)
+    if attempt.status != RUNNING:  # finalised meanwhile by another request
+        return
     attempt.status = status
     attempt.finished_at = finished_at
     rescore(session=session, attempt=attempt)
@@ -154,6 +179,27 @@ def finalise(*, session: Session, attempt: Attempt, status: str, finished_at: da
             "passed": attempt.passed,
         },
     )
+
+
+_OUTCOME = ("status", "finished_at", "points", "max_points", "percent", "passed")
+
+
+def _as_it_is_now(session: Session, attempt: Attempt) -> None:
+    """Read again what another request may have changed since ``attempt`` was loaded, its
+    outcome and its answers, the row locked on PostgreSQL (an autosave in flight holds it
+    until it commits): a submission scores the answers as they are now."""
+    session.refresh(attempt, _OUTCOME, with_for_update=True)
+    if attempt.status != RUNNING:
+        return
+    answers = session.scalars(
+        select(Answer)
+        .join(AttemptItem)
+        .where(AttemptItem.attempt_id == attempt.id)
+        .execution_options(populate_existing=True)
+    )
+    by_item = {answer.attempt_item_id: answer for answer in answers}
+    for item in attempt.items:
+        set_committed_value(item, "answer", by_item.get(item.id))
 
 
 def finalise_if_expired(*, session: Session, attempt: Attempt, now: datetime, grace: int) -> bool:
@@ -843,12 +889,15 @@ def attempts_of_user(
 
 def session_attempts(*, session: Session, exam_session_id: int) -> list[Attempt]:
     """Every attempt of a session with its items and answers (the proctor's view)."""
-    return list(
-        session.scalars(
-            _attempt_query()
-            .join(Attempt.session_questionnaire)
-            .where(SessionQuestionnaire.exam_session_id == exam_session_id)
-        ).unique()
+    return _with_questions(
+        session,
+        list(
+            session.scalars(
+                _attempt_query()
+                .join(Attempt.session_questionnaire)
+                .where(SessionQuestionnaire.exam_session_id == exam_session_id)
+            ).unique()
+        ),
     )
 
 

@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, insert, inspect, select, update
 
+from app.attempts import router as attempts_router
 from app.attempts import service as attempts_service
 from app.attempts.draw import DrawnItem
 from app.attempts.models import Answer, Attempt, AttemptItem
@@ -644,3 +645,99 @@ class TestThreadHops:
         on_sqlite = db.get_bind().dialect.name == "sqlite"
         assert hops == (["_save_the_long_way"] if on_sqlite else ["_save_answer"])
         assert db.scalar(select(Attempt.status).where(Attempt.id == attempt["id"])) == "expired"
+
+
+class TestSubmitBetweenReadAndWrite:
+    """The submission reads the attempt, ends its reads, then scores under the write lock
+    (the row lock on PostgreSQL): what was saved or submitted in between counts."""
+
+    def _meanwhile(self, monkeypatch, change) -> None:
+        read_then = attempts_router.end_reads
+
+        def changed_meanwhile(session):
+            read_then(session)
+            change(session)  # past the ORM: the objects already read do not see it
+
+        monkeypatch.setattr(attempts_router, "end_reads", changed_meanwhile)
+
+    def _item_id(self, db, attempt, question_id) -> int:
+        return db.scalar(
+            select(AttemptItem.id).where(
+                AttemptItem.attempt_id == attempt["id"], AttemptItem.question_id == question_id
+            )
+        )
+
+    def test_a_save_in_between_is_scored(self, candidate, exam, db, clock, monkeypatch):
+        attempt = start(candidate, exam)
+        item_id = self._item_id(db, attempt, "q-choix")
+
+        def saved(session):
+            session.execute(
+                insert(Answer).values(
+                    attempt_item_id=item_id, response={"selected": ["a"]}, seq=1, saved_at=clock.now
+                )
+            )
+
+        self._meanwhile(monkeypatch, saved)
+        submitted = candidate.post(f"/api/v1/attempts/{attempt['id']}/submit").json()
+        assert (submitted["status"], submitted["answered"]) == ("submitted", 1)
+        assert by_id(submitted, "q-choix")["response"] == {"selected": ["a"]}
+        scored = db.execute(
+            select(Attempt.points, Attempt.max_points).where(Attempt.id == attempt["id"])
+        ).one()
+        assert scored == (1, 3)
+
+    def test_a_submission_in_between_is_not_redone(self, candidate, exam, db, clock, monkeypatch):
+        attempt = start(candidate, exam)
+        elsewhere = clock.now - timedelta(seconds=30)
+
+        def submitted_elsewhere(session):
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt["id"])
+                .values(
+                    status="submitted",
+                    finished_at=elsewhere,
+                    points=0,
+                    max_points=3,
+                    percent=0,
+                    passed=False,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+        self._meanwhile(monkeypatch, submitted_elsewhere)
+        clock.advance(minutes=1)
+        submitted = candidate.post(f"/api/v1/attempts/{attempt['id']}/submit").json()
+        assert submitted["status"] == "submitted"
+        assert (
+            db.scalar(select(Attempt.finished_at).where(Attempt.id == attempt["id"])) == elsewhere
+        )
+        submissions = db.scalar(select(func.count()).where(AuditEntry.action == "attempt.submit"))
+        assert submissions == 0
+
+
+class TestQuestionVersions:
+    def test_an_item_shows_the_version_it_names(self, candidate, exam, db):
+        """Items take their question from the bank version's catalogue; one that names
+        another version (none does today) is shown with that version, read from the table."""
+        attempt = start(candidate, exam)
+        numeric = db.scalar(
+            select(QuestionVersion.id).where(QuestionVersion.question_id == "q-nombre")
+        )
+        db.execute(
+            update(AttemptItem)
+            .where(AttemptItem.attempt_id == attempt["id"], AttemptItem.question_id == "q-choix")
+            .values(question_version_id=numeric)
+        )
+        db.commit()
+        shown = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert [
+            (q["question_id"], q["type"])
+            for q in shown["questions"]
+            if q["question_id"] == "q-choix"
+        ] == [("q-choix", "numeric")]
+        assert {q["type"] for q in shown["questions"] if q["question_id"] != "q-choix"} == {
+            "multiple_choice",
+            "true_false",
+        }
