@@ -314,8 +314,15 @@ def _save_answer(
     on_sqlite = session.get_bind().dialect.name == "sqlite"
 
     def saved() -> attempts_service.Saved | _PendingSave:
+        token = caller_token(request)
+        if not on_sqlite:
+            known = attempts_service.autosave_known(
+                session=session, save=save, caller_token=token, now=now, grace=grace
+            )
+            if known is not None:
+                return known
         target = attempts_service.autosave_target(
-            session=session, save=save, caller_token=caller_token(request), now=now, grace=grace
+            session=session, save=save, caller_token=token, now=now, grace=grace
         )
         # Who calls tells why there is no target: a refusal, or the long way for their own.
         user_id = (
@@ -333,6 +340,7 @@ def _save_answer(
             return attempts_service.autosave_the_long_way(
                 session=session, save=save, user_id=user_id, now=now, grace=grace
             )
+        attempts_service.learn_items(session=session, attempt_id=save.attempt_id)
         return attempts_service.autosave(
             session=session, save=save, target=target, now=now, grace=grace
         )

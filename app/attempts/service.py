@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import (
     JSON,
     Connection,
+    Insert,
     Integer,
     Select,
     String,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -427,6 +429,16 @@ def _new_attempt(
         {"attempt_id": attempt.id, "drawn": json.dumps(rows)},
     ).all()
     items.sort(key=lambda item: item.position)
+    if dialect == "postgresql":
+        _know(
+            session,
+            attempt.id,
+            {
+                item.question_id: (item.id, version.id, version.content)
+                for item in items
+                for version in (catalogue.questions[item.question_id],)
+            },
+        )
     audit_service.record(
         session=session,
         action="attempt.start",
@@ -614,32 +626,157 @@ _UPSERT_ANSWER_ON_SQLITE = (
 # is touched only if it still runs (the UPDATE waits for a submission in flight, which
 # locks the row, and then sees it), and the answer and the first view are written only
 # if it was.
-_touched = _TOUCH_RUNNING_ATTEMPT.returning(_attempts.c.id).cte("touched")
 _item_id = bindparam("item_id", type_=_items.c.id.type)
-_AUTOSAVE_ON_POSTGRESQL = (
-    postgresql_insert(_answers)
-    .from_select(
-        ["attempt_item_id", "response", "seq", "saved_at"],
-        select(_item_id, _response, _seq, _now).select_from(_touched),
-    )
-    .on_conflict_do_update(
-        index_elements=[_answers.c.attempt_item_id],
-        set_={"response": _response, "seq": _seq, "saved_at": _now},
-        where=_answers.c.seq < _seq,
-    )
-    .returning(_answers.c.seq)
-    .add_cte(
-        update(_items)
-        .where(
-            _items.c.id == _item_id,
-            _items.c.first_seen_at.is_(None),
-            exists(select(_touched.c.id)),
+
+
+def _autosave_on_postgresql(touched, at) -> Insert:
+    """The answer and the item's first view, written at ``at`` if ``touched`` has a row."""
+    return (
+        postgresql_insert(_answers)
+        .from_select(
+            ["attempt_item_id", "response", "seq", "saved_at"],
+            select(_item_id, _response, _seq, at).select_from(touched),
         )
-        .values(seen=True, first_seen_at=_now)
-        .cte("seen")
+        .on_conflict_do_update(
+            index_elements=[_answers.c.attempt_item_id],
+            set_={"response": _response, "seq": _seq, "saved_at": at},
+            where=_answers.c.seq < _seq,
+        )
+        .add_cte(
+            update(_items)
+            .where(
+                _items.c.id == _item_id,
+                _items.c.first_seen_at.is_(None),
+                exists(select(touched.c.id)),
+            )
+            .values(seen=True, first_seen_at=at)
+            .cte("seen")
+        )
     )
+
+
+_touched = _TOUCH_RUNNING_ATTEMPT.returning(_attempts.c.id).cte("touched")
+_AUTOSAVE_ON_POSTGRESQL = _autosave_on_postgresql(_touched, _now).returning(_answers.c.seq)
+# A save to an attempt this process knows (autosave_known): the same writes, and the one
+# statement also checks what the read checks otherwise. The attempt runs and is in time,
+# the caller holds a live session of its candidate (their ``now`` is the server's clock,
+# see caller_parameters), and the item is the attempt's, with the question version known.
+_at = bindparam("at", type_=_answers.c.saved_at.type)
+_touched_for_the_caller = (
+    update(_attempts)
+    .where(
+        _attempts.c.id == bindparam("attempt"),
+        _attempts.c.status == RUNNING,
+        _attempts.c.deadline_at >= bindparam("cutoff", type_=_attempts.c.deadline_at.type),
+        exists(
+            auth_service.held_by_caller(
+                select(_enrolments.c.id).where(_enrolments.c.id == _attempts.c.enrolment_id),
+                _enrolments.c.user_id,
+                (Role.CANDIDAT,),
+            )
+        ),
+        exists(
+            select(_items.c.id).where(
+                _items.c.id == _item_id,
+                _items.c.attempt_id == _attempts.c.id,
+                _items.c.question_version_id == bindparam("version_id"),
+            )
+        ),
+    )
+    .values(last_saved_at=_at)
+    .returning(_attempts.c.id, _attempts.c.deadline_at)
+    .cte("touched")
+)
+_KNOWN_AUTOSAVE_ON_POSTGRESQL = _autosave_on_postgresql(_touched_for_the_caller, _at).returning(
+    _answers.c.seq,
+    select(_touched_for_the_caller.c.deadline_at).scalar_subquery().label("deadline_at"),
+)
+_ITEMS_OF_ATTEMPT = (
+    select(
+        _items.c.question_id,
+        _items.c.id.label("item_id"),
+        _items.c.question_version_id,
+        SessionQuestionnaire.__table__.c.bank_version_id,
+    )
+    .join(_attempts, _attempts.c.id == _items.c.attempt_id)
+    .join(
+        SessionQuestionnaire.__table__,
+        SessionQuestionnaire.__table__.c.id == _attempts.c.session_questionnaire_id,
+    )
+    .where(_items.c.attempt_id == bindparam("attempt"))
 )
 _ATTEMPT_STATUS = select(_attempts.c.status).where(_attempts.c.id == bindparam("attempt"))
+
+
+# What a save on PostgreSQL needs to know of an attempt beforehand, in this process: its
+# items (question id → item id, question version id and content), which never change once
+# drawn. Learnt by the start, or by the first save through this process; kept by database
+# (a process may serve several, the tests' do), for the newest attempts only.
+_KNOWN_ITEMS: dict[tuple[URL, int], dict[str, tuple[int, int, dict]]] = {}
+_KNOWN_LIMIT = 50_000
+
+
+def _know(session: Session, attempt_id: int, items: dict[str, tuple[int, int, dict]]) -> None:
+    if len(_KNOWN_ITEMS) >= _KNOWN_LIMIT:
+        _KNOWN_ITEMS.clear()  # the next saves learn their attempt again
+    _KNOWN_ITEMS[(session.get_bind().engine.url, attempt_id)] = items
+
+
+def learn_items(*, session: Session, attempt_id: int) -> None:
+    """Know the attempt's items for its next saves through this process (PostgreSQL)."""
+    if (session.get_bind().engine.url, attempt_id) in _KNOWN_ITEMS:
+        return
+    rows = session.connection().execute(_ITEMS_OF_ATTEMPT, {"attempt": attempt_id}).all()
+    if not rows:
+        return
+    version_id = rows[0].bank_version_id
+    questions = banks_service.catalogue(session=session, version_id=version_id).questions
+    items = {}
+    for row in rows:
+        version = questions.get(row.question_id)
+        if version is not None and version.id == row.question_version_id:
+            items[row.question_id] = (row.item_id, version.id, version.content)
+    _know(session, attempt_id, items)
+
+
+def autosave_known(
+    *, session: Session, save: Autosave, caller_token: str | None, now: datetime, grace: int
+) -> Saved | None:
+    """A save to an attempt this process knows (PostgreSQL), in one statement that checks
+    who calls, that the attempt runs and is in time, and writes unless a newer save is held.
+
+    None when it wrote nothing, whatever the reason: the usual way (``autosave_target``)
+    then tells why, or answers with what is held.
+    """
+    known = _KNOWN_ITEMS.get((session.get_bind().engine.url, save.attempt_id))
+    item = known.get(save.question_id) if known is not None else None
+    if item is None or caller_token is None:
+        return None
+    item_id, version_id, content = item
+    try:
+        response = normalise_response(content, selected=save.selected, value=save.value)
+    except InvalidResponse:
+        return None  # told once who calls is known, as by the usual way
+    written = (
+        session.connection()
+        .execute(
+            _KNOWN_AUTOSAVE_ON_POSTGRESQL,
+            {
+                "attempt": save.attempt_id,
+                "item_id": item_id,
+                "version_id": version_id,
+                "response": response,
+                "seq": save.seq,
+                "at": now,
+                "cutoff": now - timedelta(seconds=grace),
+                **auth_service.caller_parameters(caller_token),
+            },
+        )
+        .first()
+    )
+    if written is None:
+        return None
+    return Saved(True, save.seq, response, now, written.deadline_at)
 
 
 def autosave_target(

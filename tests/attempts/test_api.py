@@ -552,7 +552,16 @@ class TestStartRace:
 
 
 class TestAutosaveBetweenReadAndWrite:
-    """The autosave reads, ends its reads, then writes: what happens in between counts."""
+    """The autosave reads, ends its reads, then writes: what happens in between counts.
+
+    The usual way: on PostgreSQL, an attempt the process knows saves in one statement
+    (TestKnownAttempt), so that none is known here.
+    """
+
+    @pytest.fixture(autouse=True)
+    def usual_way(self, monkeypatch):
+        monkeypatch.setattr(attempts_service, "_KNOWN_ITEMS", {})
+        monkeypatch.setattr(attempts_service, "_know", lambda *arguments: None)
 
     def _read(self, db, candidate, attempt, question_id, seq, clock, **body):
         save = attempts_service.Autosave(
@@ -741,3 +750,97 @@ class TestQuestionVersions:
             "multiple_choice",
             "true_false",
         }
+
+
+class TestKnownAttempt:
+    """On PostgreSQL a save to an attempt the process knows (started here, or saved to once
+    already) is one statement, which checks what the read checks otherwise; whatever it
+    does not write goes the usual way, which tells why. SQLite reads first, always."""
+
+    @pytest.fixture
+    def reads(self, monkeypatch) -> list[str]:
+        read = attempts_service.autosave_target
+        seen = []
+
+        def counted(**arguments):
+            seen.append(arguments["save"].question_id)
+            return read(**arguments)
+
+        monkeypatch.setattr(attempts_service, "autosave_target", counted)
+        return seen
+
+    def test_a_started_attempt_saves_without_reading(self, candidate, exam, db, reads):
+        attempt = start(candidate, exam)
+        reply = save(candidate, attempt["id"], "q-choix", 1, selected=["a"]).json()
+        assert (reply["stored"], reply["seq"], reply["response"]) == (True, 1, {"selected": ["a"]})
+        assert reply["remaining_seconds"] == 20 * 60
+        on_sqlite = db.get_bind().dialect.name == "sqlite"
+        assert reads == (["q-choix"] if on_sqlite else [])
+        held = candidate.get(f"/api/v1/attempts/{attempt['id']}").json()
+        assert by_id(held, "q-choix")["response"] == {"selected": ["a"]}
+        assert by_id(held, "q-choix")["seq"] == 1
+
+    def test_an_attempt_started_elsewhere_is_learnt_at_its_first_save(
+        self, candidate, exam, db, reads, monkeypatch
+    ):
+        attempt = start(candidate, exam)
+        monkeypatch.setattr(attempts_service, "_KNOWN_ITEMS", {})  # another process started it
+        assert save(candidate, attempt["id"], "q-choix", 1, selected=["a"]).json()["stored"]
+        assert save(candidate, attempt["id"], "q-multiple", 1, selected=["b"]).json()["stored"]
+        on_sqlite = db.get_bind().dialect.name == "sqlite"
+        assert reads == (["q-choix", "q-multiple"] if on_sqlite else ["q-choix"])
+
+    def test_what_it_does_not_write_goes_the_usual_way(self, candidate, exam, db, clock, reads):
+        attempt = start(candidate, exam)
+        assert save(candidate, attempt["id"], "q-choix", 2, selected=["b"]).json()["stored"]
+        older = save(candidate, attempt["id"], "q-choix", 1, selected=["a"]).json()
+        assert (older["stored"], older["seq"], older["response"]) == (
+            False,
+            2,
+            {"selected": ["b"]},
+        )
+        wrong = save(candidate, attempt["id"], "q-choix", 3, selected=["z"])
+        assert wrong.status_code == 422
+        clock.advance(minutes=20, seconds=GRACE + 1)
+        late = save(candidate, attempt["id"], "q-multiple", 1, selected=["a"])
+        assert (late.status_code, late.json()) == (
+            409,
+            {"detail": attempts_service.DEADLINE_PASSED},
+        )
+        assert (
+            reads
+            == ["q-choix", "q-choix", "q-choix", "q-multiple"][
+                (0 if db.get_bind().dialect.name == "sqlite" else 1) :
+            ]
+        )
+        assert db.scalar(select(Attempt.status).where(Attempt.id == attempt["id"])) == "expired"
+
+    def test_an_item_of_another_attempt_is_never_written(self, candidate, exam, make_user, db):
+        """What the process knows is checked by the statement: an item that is not the
+        attempt's (a process that knew another database, say) is not written to."""
+        mine = start(candidate, exam)
+        alice = candidate.headers["Authorization"]
+        bob = make_user("bob", "candidat")
+        exam_session = sessions_service.get_session(session=db, exam_session_id=exam.session_id)
+        sessions_service.enrol(session=db, exam=exam_session, user=bob, candidate_number="C-002")
+        db.commit()
+        del candidate.headers["Authorization"]  # a login with it would end alice's session
+        login(candidate, "bob")
+        theirs = start(candidate, exam)
+        known = attempts_service._KNOWN_ITEMS
+        url = db.get_bind().engine.url
+        if db.get_bind().dialect.name == "postgresql":  # alice's q-choix: bob's item
+            known[(url, mine["id"])] = {
+                **known[(url, mine["id"])],
+                "q-choix": known[(url, theirs["id"])]["q-choix"],
+            }
+        candidate.headers["Authorization"] = alice
+        reply = save(candidate, mine["id"], "q-choix", 1, selected=["a"])
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["stored"]
+        held = candidate.get(f"/api/v1/attempts/{mine['id']}").json()
+        assert by_id(held, "q-choix")["response"] == {"selected": ["a"]}
+        answered = db.scalars(
+            select(AttemptItem.attempt_id).join(Answer, Answer.attempt_item_id == AttemptItem.id)
+        )
+        assert answered.all() == [mine["id"]]
