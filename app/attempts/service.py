@@ -711,9 +711,10 @@ _ATTEMPT_STATUS = select(_attempts.c.status).where(_attempts.c.id == bindparam("
 # What a save on PostgreSQL needs to know of an attempt beforehand, in this process: its
 # items (question id → item id, question version id and content), which never change once
 # drawn. Learnt by the start, or by the first save through this process; kept by database
-# (a process may serve several, the tests' do), for the newest attempts only.
+# (a process may serve several, the tests' do), for the newest attempts only: about 6 kB
+# each, a sitting of 10 000 candidates is held whole.
 _KNOWN_ITEMS: dict[tuple[URL, int], dict[str, tuple[int, int, dict]]] = {}
-_KNOWN_LIMIT = 50_000
+_KNOWN_LIMIT = 20_000
 
 
 def _know(session: Session, attempt_id: int, items: dict[str, tuple[int, int, dict]]) -> None:
