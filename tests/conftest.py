@@ -15,7 +15,6 @@ os.environ["CCPQ_ENV"] = "test"
 os.environ.setdefault("CCPQ_DATABASE_URL", "sqlite:///var/unused-by-tests.sqlite3")
 
 import pytest
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -24,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.cli
 import app.db
-from app.cli import alembic_config
 from app.config import Settings
 from app.db import build_engine, get_db
 from app.dependencies import app_settings
 from app.main import create_app
+from tests.support.server import migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.exam_fixtures"]
@@ -45,14 +44,6 @@ def _reset_postgresql(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
-
-
-def migrate(engine: Engine) -> None:
-    config = alembic_config()
-    config.attributes["configure_logger"] = False
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
 
 
 @pytest.fixture(scope="session")

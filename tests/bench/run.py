@@ -42,8 +42,7 @@ from app.db import build_engine, utcnow
 from app.sessions import service as sessions_service
 from app.sessions.models import Enrolment
 from app.web.baseline import TABLE as BASELINE_TABLE
-from tests.conftest import migrate
-from tests.support.server import PROJECT_ROOT, Server, fresh_database
+from tests.support.server import PROJECT_ROOT, Server, fresh_database, migrate
 
 PASSWORD = "bench-pass"
 MAX_SECONDS = 900  # the whole run stops by itself

@@ -32,8 +32,9 @@ from app.auth import service as auth_service
 from app.auth.roles import Role
 from app.db import build_engine, utcnow
 from app.sessions import service as sessions_service
-from tests.conftest import PROJECT_ROOT, migrate
+from tests.conftest import PROJECT_ROOT
 from tests.exam_fixtures import EXAM_BANK, import_bank
+from tests.support.server import migrate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -15,9 +15,8 @@ from app.auth import service as auth_service
 from app.auth.roles import Role
 from app.db import build_engine, utcnow
 from app.sessions import service as sessions_service
-from tests.conftest import migrate
 from tests.exam_fixtures import import_bank, timeless_bank
-from tests.support.server import PROJECT_ROOT, Server, fresh_database
+from tests.support.server import PROJECT_ROOT, Server, fresh_database, migrate
 
 CANDIDATES = 5
 PASSWORD = "mot-de-passe"

@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from alembic import command
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+
+from app.cli import alembic_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +23,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def migrate(engine: Engine) -> None:
+    """The schema at its newest revision, in one transaction."""
+    config = alembic_config()
+    config.attributes["configure_logger"] = False
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def fresh_database(base_url: str | None, *, name: str, tmp_dir: Path) -> str:
