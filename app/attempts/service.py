@@ -230,32 +230,27 @@ def sweep_expired(*, session: Session, now: datetime, grace: int) -> int:
 
 # The start's reads, built once (a sitting's starts come in one burst, and building a
 # statement costs about as much as running it).
-_ENROLMENT = select(Enrolment).where(
-    Enrolment.exam_session_id == bindparam("exam_session_id"),
-    Enrolment.user_id == bindparam("user_id"),
-)
 _QUESTIONNAIRE = (
     select(SessionQuestionnaire)
     .options(joinedload(SessionQuestionnaire.exam_session))
     .where(SessionQuestionnaire.id == bindparam("questionnaire_id"))
 )
-_PREVIOUS_ATTEMPTS = (
-    select(Attempt.id, Attempt.status)
-    .where(
-        Attempt.enrolment_id == bindparam("enrolment_id"),
-        Attempt.session_questionnaire_id == bindparam("questionnaire_id"),
+# What a start reads, in one statement: the questionnaire and its session, the caller's
+# enrolment in it (if any), and the caller's attempts at it (a row each, if any).
+_START_READS = (
+    _QUESTIONNAIRE.add_columns(Enrolment, Attempt.id, Attempt.status)
+    .outerjoin(
+        Enrolment,
+        (Enrolment.exam_session_id == SessionQuestionnaire.exam_session_id)
+        & (Enrolment.user_id == bindparam("user_id")),
+    )
+    .outerjoin(
+        Attempt,
+        (Attempt.enrolment_id == Enrolment.id)
+        & (Attempt.session_questionnaire_id == SessionQuestionnaire.id),
     )
     .order_by(Attempt.number)
 )
-
-
-def _enrolment(*, session: Session, user_id: int, questionnaire: SessionQuestionnaire) -> Enrolment:
-    enrolment = session.scalar(
-        _ENROLMENT, {"exam_session_id": questionnaire.exam_session_id, "user_id": user_id}
-    )
-    if enrolment is None:
-        raise AttemptError("Vous n'êtes pas inscrit à la session de ce questionnaire.")
-    return enrolment
 
 
 def get_questionnaire(*, session: Session, questionnaire_id: int) -> SessionQuestionnaire:
@@ -276,13 +271,17 @@ def start_or_resume(
     done before the write lock is taken, and the writes that follow take it and carry
     their own condition (an attempt's number is taken once).
     """
-    questionnaire = get_questionnaire(session=session, questionnaire_id=questionnaire_id)
-    enrolment = _enrolment(session=session, user_id=user_id, questionnaire=questionnaire)
+    rows = session.execute(
+        _START_READS, {"questionnaire_id": questionnaire_id, "user_id": user_id}
+    ).all()
+    if not rows:
+        raise AttemptNotFound()
+    questionnaire, enrolment = rows[0][0], rows[0][1]
+    if enrolment is None:
+        raise AttemptError("Vous n'êtes pas inscrit à la session de ce questionnaire.")
     # Only a running attempt is loaded whole: at a sitting's start there is none, and
     # loading with every relationship costs a start more than the rest of its reads.
-    previous = session.execute(
-        _PREVIOUS_ATTEMPTS, {"enrolment_id": enrolment.id, "questionnaire_id": questionnaire.id}
-    ).all()
+    previous = [(attempt_id, status) for _, _, attempt_id, status in rows if attempt_id]
     for attempt_id, status in previous:
         if status == RUNNING:
             end_reads(session)  # it may be finalised here: read again under the write lock

@@ -15,7 +15,7 @@ from app.auth.service import token_digest
 from app.banks.models import QuestionVersion
 from app.db import utcnow
 from app.sessions import service as sessions_service
-from app.sessions.models import Enrolment
+from app.sessions.models import Enrolment, SessionQuestionnaire
 from tests.exam_fixtures import CLOSES, login
 from tests.support.hops import count_hops
 
@@ -132,6 +132,35 @@ class TestStart:
         assert (again.status_code, again.json()) == (
             409,
             {"detail": "Vous avez déjà passé ce questionnaire."},
+        )
+
+    def test_a_second_attempt_where_two_are_allowed(self, candidate, exam, db):
+        db.execute(
+            update(SessionQuestionnaire)
+            .where(SessionQuestionnaire.id == exam.questionnaire_id)
+            .values(max_attempts=2)
+        )
+        db.commit()
+        first = start(candidate, exam)
+        candidate.post(f"/api/v1/attempts/{first['id']}/submit")
+        second = start(candidate, exam)
+        assert second["id"] != first["id"] and second["status"] == "running"
+        assert db.scalars(
+            select(Attempt.number).where(Attempt.id.in_([first["id"], second["id"]]))
+        ).all() == [1, 2]
+        assert start(candidate, exam)["id"] == second["id"]  # resumed
+        candidate.post(f"/api/v1/attempts/{second['id']}/submit")
+        third = candidate.post(f"/api/v1/questionnaires/{exam.questionnaire_id}/attempts")
+        assert (third.status_code, third.json()) == (
+            409,
+            {"detail": "Vous avez déjà passé ce questionnaire."},
+        )
+
+    def test_unknown_questionnaire(self, candidate, exam):
+        response = candidate.post(f"/api/v1/questionnaires/{exam.questionnaire_id + 1}/attempts")
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Tentative introuvable."},
         )
 
     def test_outside_the_window(self, candidate, exam, clock):
