@@ -6,6 +6,7 @@ control it.
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -78,6 +79,14 @@ def _attempt_query():
     )
 
 
+def _named_version(
+    questions: Mapping[str, QuestionVersion], question_id: str, version_id: int
+) -> QuestionVersion | None:
+    """The catalogue's copy of the version an item names, if the catalogue holds that one."""
+    version = questions.get(question_id)
+    return version if version is not None and version.id == version_id else None
+
+
 def _with_questions(session: Session, attempts: list[Attempt]) -> list[Attempt]:
     """Give each item its question version from the bank version's catalogue.
 
@@ -91,8 +100,8 @@ def _with_questions(session: Session, attempts: list[Attempt]) -> list[Attempt]:
             session=session, version_id=attempt.session_questionnaire.bank_version_id
         ).questions
         for item in attempt.items:
-            version = questions.get(item.question_id)
-            if version is None or version.id != item.question_version_id:
+            version = _named_version(questions, item.question_id, item.question_version_id)
+            if version is None:
                 strays.append(item)  # not from that version: read it as it is
             else:
                 set_committed_value(item, "question_version", version)
@@ -428,16 +437,6 @@ def _new_attempt(
         {"attempt_id": attempt.id, "drawn": json.dumps(rows)},
     ).all()
     items.sort(key=lambda item: item.position)
-    if dialect == "postgresql":
-        _know(
-            session,
-            attempt.id,
-            {
-                item.question_id: (item.id, version.id, version.content)
-                for item in items
-                for version in (catalogue.questions[item.question_id],)
-            },
-        )
     audit_service.record(
         session=session,
         action="attempt.start",
@@ -455,6 +454,15 @@ def _new_attempt(
     for item in items:
         set_committed_value(item, "question_version", catalogue.questions[item.question_id])
         set_committed_value(item, "answer", None)
+    if dialect == "postgresql":  # for its saves (autosave_known)
+        _know(
+            session,
+            attempt.id,
+            {
+                item.question_id: (item.id, item.question_version_id, item.question_version.content)
+                for item in items
+            },
+        )
     set_committed_value(attempt, "items", items)
     set_committed_value(attempt, "session_questionnaire", questionnaire)
     set_committed_value(attempt, "enrolment", enrolment)
@@ -733,8 +741,8 @@ def learn_items(*, session: Session, attempt_id: int) -> None:
     questions = banks_service.catalogue(session=session, version_id=version_id).questions
     items = {}
     for row in rows:
-        version = questions.get(row.question_id)
-        if version is not None and version.id == row.question_version_id:
+        version = _named_version(questions, row.question_id, row.question_version_id)
+        if version is not None:
             items[row.question_id] = (row.item_id, version.id, version.content)
     _know(session, attempt_id, items)
 
